@@ -1,0 +1,1 @@
+"""Audits: integrity checks, re-execution of recorded runs, and their verdicts."""

@@ -1,0 +1,68 @@
+"""Integrity: does everything a run recorded still have its recorded hash?
+
+Checked before any re-execution: the run's config against its hash, every image of
+its split (a missing one is restored from the DVC cache at the run's recorded data
+version), and every checkpoint and training-state file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from denoiser.config import ConfigError, config_from_dict
+from registry import dvc
+from registry.manifests import sha256_file
+from registry.models import Run
+from registry.workspace import Workspace
+
+
+@dataclass
+class Integrity:
+    failures: list[dict] = field(default_factory=list)  # {"kind", "file", "expected", "actual"}
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def check_integrity(workspace: Workspace, run: Run) -> Integrity:
+    result = Integrity()
+    _check_config(run, result)
+    for member in run.splits:
+        _check_image(workspace, run, member.image_key, member.path, member.sha256, result)
+    for checkpoint in run.checkpoints:
+        _check_file(workspace, "checkpoint", checkpoint.path, checkpoint.sha256, result)
+        _check_file(workspace, "training state", checkpoint.state_path, checkpoint.state_sha256, result)
+    return result
+
+
+def _check_config(run: Run, result: Integrity) -> None:
+    try:
+        actual = config_from_dict(run.config).digest()
+    except ConfigError as exc:
+        actual = f"invalid ({exc})"
+    if actual != run.config_hash:
+        result.failures.append({"kind": "config", "file": f"run {run.id} config", "expected": run.config_hash, "actual": actual})
+
+
+def _check_image(workspace: Workspace, run: Run, key: str, relative: str, expected: str, result: Integrity) -> None:
+    path = workspace.resolve(relative)
+    if not path.is_file():
+        inside_data = PurePosixPath(relative).relative_to(dvc.DATA_DIR).as_posix()
+        if dvc.restore_file(workspace.root, run.data_version, inside_data):
+            result.notes.append(f"restored missing image {key} ({relative}) from the DVC cache, version {run.data_version}")
+        else:
+            result.failures.append({"kind": "image", "file": relative, "image": key, "expected": expected, "actual": "missing (not in the DVC cache either)"})
+            return
+    actual = sha256_file(path)
+    if actual != expected:
+        result.failures.append({"kind": "image", "file": relative, "image": key, "expected": expected, "actual": actual})
+
+
+def _check_file(workspace: Workspace, kind: str, relative: str, expected: str, result: Integrity) -> None:
+    path = workspace.resolve(relative)
+    actual = sha256_file(path) if path.is_file() else "missing"
+    if actual != expected:
+        result.failures.append({"kind": kind, "file": relative, "expected": expected, "actual": actual})

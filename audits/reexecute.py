@@ -1,0 +1,89 @@
+"""Re-execution of a recorded run in a fresh temporary folder, in a separate process.
+
+The code that runs is the installed code when its source hash matches the record;
+otherwise, when the recorded git commit is reachable and the recorded run had no
+uncommitted changes, that commit is checked out into a temporary git worktree and run
+from there. Anything else runs the current code, and the audit says the code differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from registry.environment import PROJECT_ROOT, code_version
+from registry.models import Run
+from registry.tracking import split_files
+from registry.workspace import Workspace
+from audits.replay import SPEC_VERSION
+
+
+@dataclass
+class Execution:
+    output: dict  # what audits.replay wrote
+    workdir: Path  # holds the re-executed checkpoints until the context exits
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def reexecute(workspace: Workspace, run: Run) -> Iterator[Execution]:
+    with tempfile.TemporaryDirectory(prefix=f"audit-{run.id}-") as temporary:
+        workdir = Path(temporary)
+        spec = {"spec_version": SPEC_VERSION, "config": run.config, "images": {}}
+        for role, members in split_files(run).items():
+            spec["images"][role] = []
+            for index, (key, relative, _sha) in enumerate(members):
+                copy = Path("images") / role / f"{index:05d}{Path(relative).suffix}"
+                (workdir / copy).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(workspace.resolve(relative), workdir / copy)
+                spec["images"][role].append([key, copy.as_posix()])
+        (workdir / "spec.json").write_text(json.dumps(spec))
+
+        with _code_for(run, workdir) as (code_root, notes):
+            env = dict(os.environ)
+            if code_root is not None:
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code_root), env.get("PYTHONPATH")]))
+            subprocess.run(
+                [sys.executable, "-m", "audits.replay", "spec.json", "output.json"],
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        output_file = workdir / "output.json"
+        output = json.loads(output_file.read_text()) if output_file.is_file() else {"error": "the re-execution process wrote no output"}
+        yield Execution(output, workdir, notes)
+
+
+@contextmanager
+def _code_for(run: Run, workdir: Path) -> Iterator[tuple[Path | None, list[str]]]:
+    recorded = run.code
+    current = code_version()
+    if current["source_sha256"] == recorded.get("source_sha256"):
+        yield None, []
+        return
+    commit = recorded.get("git_commit")
+    differs = f"the current code (source {current['source_sha256'][:12]}) differs from the recorded code (source {recorded.get('source_sha256', '?')[:12]})"
+    if not commit:
+        yield None, [f"{differs}; the record names no git commit, so the current code re-ran it"]
+        return
+    if recorded.get("git_dirty_sha256"):
+        yield None, [f"{differs}; the recorded run had uncommitted changes that git cannot restore, so the current code re-ran it"]
+        return
+    reachable = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=PROJECT_ROOT, capture_output=True)
+    if reachable.returncode != 0:
+        yield None, [f"{differs}; recorded commit {commit[:12]} is not reachable here, so the current code re-ran it"]
+        return
+    tree = workdir / "code"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=PROJECT_ROOT, capture_output=True, check=True)
+    try:
+        yield tree, [f"{differs}; re-ran recorded commit {commit[:12]} from a temporary git worktree"]
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT_ROOT, capture_output=True)

@@ -1,0 +1,22 @@
+"""Denoising networks, selected by name from a ModelConfig.
+
+Every network maps (noisy (B, 1, H, W), sigma (B,)) to a clean estimate of the same
+shape, so training, evaluation and inference never depend on the architecture.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from denoiser.config import ModelConfig
+from denoiser.networks.unet import UNet
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"unet": UNet}
+
+
+def build_network(config: ModelConfig) -> nn.Module:
+    return ARCHITECTURES[config.name](config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

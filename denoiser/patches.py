@@ -1,0 +1,76 @@
+"""Training batches and the fixed validation set, each a pure function of the seed.
+
+A batch is drawn from stream(seed, "batch", step): which image, where to crop, which
+of the 8 flips/rotations, which sigma and which noise. Nothing carries over from one
+step to the next, which is what makes resuming exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from denoiser.config import DataConfig, NoiseConfig
+from denoiser.determinism import stream
+from denoiser.noise import add_awgn, sample_sigma
+
+
+@dataclass
+class Batch:
+    clean: torch.Tensor  # (B, 1, P, P)
+    noisy: torch.Tensor  # (B, 1, P, P), unclipped
+    sigma: torch.Tensor  # (B,), 8-bit scale
+
+
+def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    top = int(rng.integers(0, image.shape[0] - size + 1))
+    left = int(rng.integers(0, image.shape[1] - size + 1))
+    return image[top : top + size, left : left + size]
+
+
+def dihedral(patch: np.ndarray, index: int) -> np.ndarray:
+    """One of the 8 symmetries of the square: index % 4 quarter turns, then a flip if >= 4."""
+    patch = np.rot90(patch, index % 4)
+    return np.flipud(patch) if index >= 4 else patch
+
+
+def sample_batch(
+    images: list[np.ndarray], data: DataConfig, noise: NoiseConfig, batch_size: int, seed: int, step: int
+) -> Batch:
+    rng = stream(seed, "batch", step)
+    clean, noisy, sigmas = [], [], []
+    for _ in range(batch_size):
+        image = images[int(rng.integers(0, len(images)))]
+        patch = random_crop(image, data.patch_size, rng)
+        if data.augment:
+            patch = dihedral(patch, int(rng.integers(0, 8)))
+        sigma = sample_sigma(noise, rng)
+        patch = np.ascontiguousarray(patch)
+        clean.append(patch)
+        noisy.append(add_awgn(patch, sigma, rng))
+        sigmas.append(sigma)
+    return _to_batch(clean, noisy, sigmas)
+
+
+def validation_batch(images: list[np.ndarray], data: DataConfig, noise: NoiseConfig, seed: int) -> Batch:
+    """Fixed crops of the validation images with fixed noise, reused at every validation."""
+    clean, noisy, sigmas = [], [], []
+    for index, image in enumerate(images):
+        for crop in range(data.val_crops):
+            rng = stream(seed, "val", index, crop)
+            patch = np.ascontiguousarray(random_crop(image, data.patch_size, rng))
+            sigma = sample_sigma(noise, rng)
+            clean.append(patch)
+            noisy.append(add_awgn(patch, sigma, rng))
+            sigmas.append(sigma)
+    return _to_batch(clean, noisy, sigmas)
+
+
+def _to_batch(clean: list[np.ndarray], noisy: list[np.ndarray], sigmas: list[float]) -> Batch:
+    return Batch(
+        clean=torch.from_numpy(np.stack(clean)[:, None]),
+        noisy=torch.from_numpy(np.stack(noisy)[:, None]),
+        sigma=torch.tensor(sigmas, dtype=torch.float32),
+    )

@@ -1,0 +1,167 @@
+"""The training loop: AdamW, warmup + cosine schedule, gradient clipping, early stopping.
+
+Deterministic by construction (see denoiser.determinism): the same config, seed, data
+and thread count give the same checkpoint bytes, and a run resumed from any saved
+TrainingState finishes with the same bytes as one that never stopped. The loop knows
+nothing about where checkpoints go: it hands each one to `TrainingHooks`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from denoiser.checkpoints import TrainingState, weights_from_bytes, weights_to_bytes
+from denoiser.config import ExperimentConfig, OptimConfig
+from denoiser.determinism import configure
+from denoiser.networks import build_network
+from denoiser.patches import sample_batch, validation_batch
+
+
+class DataError(ValueError):
+    """Training images that cannot be used with this config."""
+
+
+@dataclass
+class LossPoint:
+    step: int
+    split: str  # "train" (mean over the steps since the previous point) or "val"
+    value: float
+
+
+@dataclass
+class Checkpoint:
+    step: int
+    weights: bytes  # safetensors, weights only (canonical bytes)
+    state: bytes  # safetensors TrainingState for resuming
+    final: bool
+    losses: list[LossPoint] = field(default_factory=list)  # points since the previous checkpoint
+
+
+class TrainingHooks:
+    """Callbacks of the training loop; override what you need."""
+
+    def on_step(self, step: int, total: int, loss: float) -> None:
+        """After each optimizer step (1-based `step`)."""
+
+    def on_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Every `checkpoint_every` steps and at the end; persist it here."""
+
+
+def learning_rate(optim: OptimConfig, step: int, total_steps: int) -> float:
+    """LR for 0-based `step`: linear warmup, then cosine decay to 0 or constant."""
+    if step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    if optim.schedule == "constant":
+        return optim.lr
+    progress = (step - optim.warmup_steps) / max(1, total_steps - optim.warmup_steps)
+    return optim.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_model(config: ExperimentConfig) -> nn.Module:
+    """A freshly initialised network; init draws come from the run's seed."""
+    configure(config.train.seed, config.train.threads)
+    return build_network(config.model)
+
+
+def train(
+    config: ExperimentConfig,
+    train_images: list[np.ndarray],
+    val_images: list[np.ndarray],
+    hooks: TrainingHooks | None = None,
+    resume_weights: bytes | None = None,
+    resume_state: bytes | None = None,
+) -> nn.Module:
+    """Train to completion (or early stop) and return the model in eval mode."""
+    hooks = hooks or TrainingHooks()
+    check_images(config, train_images, val_images)
+    # Channels-last makes oneDNN's CPU convolutions about 25% faster for these small
+    # layers; it changes memory layout only, and weights are saved contiguous.
+    model = build_model(config).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=config.optim.lr,
+        betas=tuple(config.optim.betas),
+        weight_decay=config.optim.weight_decay,
+        foreach=False,  # one fixed kernel path, whatever torch picks by default
+    )
+    history = {"best_val": None, "bad_evals": 0, "stopped_early": False}
+    start = 0
+    if resume_state is not None:
+        state = TrainingState.from_bytes(resume_state)
+        weights_from_bytes(model, resume_weights)
+        optimizer.load_state_dict(state.optimizer)
+        torch.set_rng_state(state.torch_rng)
+        history, start = state.history, state.step
+
+    validation = validation_batch(val_images, config.data, config.noise, config.train.seed)
+    loss_fn = F.l1_loss if config.train.loss == "l1" else F.mse_loss
+    total = config.train.steps
+    pending: list[LossPoint] = []
+    running: list[float] = []
+    model.train()
+    step = start
+    while step < total and not history["stopped_early"]:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config.optim, step, total)
+        batch = sample_batch(train_images, config.data, config.noise, config.train.batch_size, config.train.seed, step)
+        noisy = batch.noisy.contiguous(memory_format=torch.channels_last)
+        loss = loss_fn(model(noisy, batch.sigma), batch.clean)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.optim.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+        optimizer.step()
+        step += 1
+        running.append(loss.item())
+        hooks.on_step(step, total, running[-1])
+
+        if step % config.train.val_every == 0 or step == total:
+            pending.append(LossPoint(step, "train", float(np.mean(running))))
+            running = []
+            val_loss = _validation_loss(model, validation, loss_fn)
+            pending.append(LossPoint(step, "val", val_loss))
+            _update_early_stopping(history, val_loss, config.train.patience)
+        final = step == total or history["stopped_early"]
+        if step % config.train.checkpoint_every == 0 or final:
+            if running:  # a checkpoint between validations still reports the train loss so far
+                pending.append(LossPoint(step, "train", float(np.mean(running))))
+                running = []
+            state = TrainingState(step, optimizer.state_dict(), torch.get_rng_state(), dict(history))
+            hooks.on_checkpoint(Checkpoint(step, weights_to_bytes(model), state.to_bytes(), final, pending))
+            pending = []
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def _validation_loss(model: nn.Module, batch, loss_fn) -> float:
+    model.eval()
+    loss = loss_fn(model(batch.noisy, batch.sigma), batch.clean).item()
+    model.train()
+    return float(loss)
+
+
+def _update_early_stopping(history: dict, val_loss: float, patience: int) -> None:
+    if history["best_val"] is None or val_loss < history["best_val"]:
+        history["best_val"], history["bad_evals"] = val_loss, 0
+    else:
+        history["bad_evals"] += 1
+        history["stopped_early"] = patience > 0 and history["bad_evals"] >= patience
+
+
+def check_images(config: ExperimentConfig, train_images: list[np.ndarray], val_images: list[np.ndarray]) -> None:
+    """Raise DataError when the images cannot be trained on with this config."""
+    if not train_images:
+        raise DataError("no training images")
+    if not val_images:
+        raise DataError("no validation images")
+    size = config.data.patch_size
+    smallest = min(min(image.shape) for image in train_images + val_images)
+    if smallest < size:
+        raise DataError(f"an image is {smallest} px on its short side, smaller than data.patch_size={size}")

@@ -1,0 +1,41 @@
+"""Files the registry writes: content-addressed weights and per-run training states.
+
+Writes are atomic (temporary file, then rename), so a crash never leaves a partial
+file under a final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from registry.workspace import Workspace
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def store_weights(workspace: Workspace, weights: bytes) -> tuple[str, str]:
+    """Save weights under their own sha256; returns (sha256, workspace-relative path)."""
+    digest = hashlib.sha256(weights).hexdigest()
+    path = workspace.checkpoint_dir / f"{digest}.safetensors"
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        write_atomic(path, weights)
+    return digest, workspace.relative(path)
+
+
+def store_state(workspace: Workspace, run_id: str, step: int, state: bytes) -> tuple[str, str]:
+    path = workspace.state_dir(run_id) / f"step-{step:08d}.safetensors"
+    write_atomic(path, state)
+    return hashlib.sha256(state).hexdigest(), workspace.relative(path)

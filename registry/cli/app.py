@@ -1,0 +1,30 @@
+"""The `registry` command tree. Each command maps its options to one API call and
+hands the result to the UI; the work itself lives in registry/ and audits/."""
+
+from __future__ import annotations
+
+import typer
+
+from registry.cli import audit_cmd, data_cmd, runs_cmd, train_cmd, workspace_cmd
+
+app = typer.Typer(
+    name="registry",
+    help="provenoise: train, record, audit and sign image denoisers with full provenance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+) -> None:
+    """provenoise registry. Run a command with --help for an example."""
+
+
+workspace_cmd.register(app)
+data_cmd.register(app)
+train_cmd.register(app)
+runs_cmd.register(app)
+audit_cmd.register(app)

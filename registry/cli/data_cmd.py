@@ -1,0 +1,106 @@
+"""registry data add|list|show, registry consent set"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from registry.cli.options import DbOption, JsonOption
+from registry.cli.ui import UI
+from registry.datasets import add_dataset, list_datasets, set_consent, show_dataset
+from registry.models import CONSENT_STATUSES
+from registry.views import dataset_detail, dataset_summary
+from registry.workspace import find_workspace
+
+data_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
+consent_app = typer.Typer(help="Record consent for an image.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+    app.add_typer(consent_app, name="consent")
+
+
+@data_app.command(
+    "add", epilog="Example: registry data add ../shared/datasets/bsd68 --name bsd68 --source 'BSDS300 test set'"
+)
+def add(
+    folder: Annotated[Path, typer.Argument(help="Folder of images to register.")],
+    name: Annotated[str, typer.Option("--name", help="Dataset name (letters, digits, . _ -).")],
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="CSV with a 'file' column; default FOLDER/MANIFEST.csv if present.")
+    ] = None,
+    license: Annotated[str | None, typer.Option("--license", help="SPDX id for images the manifest gives none.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Where the images come from.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a folder of images into data/NAME, version it with DVC and record every image."""
+    ui = UI(as_json)
+    workspace = find_workspace(db_url=db)
+    with ui.progress(f"checking images of {name}", None) as update:
+        dataset = add_dataset(workspace, folder, name, manifest, license, source, lambda n, total: update(n, total=total))
+    summary = dataset_summary(show_dataset(workspace, dataset.name))
+    ui.result(summary, lambda: ui.line(f"registered {summary['name']}: {summary['images']} images in {summary['path']}"))
+
+
+@data_app.command("list", epilog="Example: registry data list --json")
+def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List registered datasets."""
+    ui = UI(as_json)
+    rows = [dataset_summary(d) for d in list_datasets(find_workspace(db_url=db))]
+    ui.result(
+        rows,
+        lambda: ui.table(
+            "datasets",
+            ("name", "images", "license", "consent", "version (DVC)", "added"),
+            [(r["name"], r["images"], r["license"], _consent_counts(r["consent"]), r["dvc_version"][:12], r["added_at"]) for r in rows],
+        ),
+    )
+
+
+def _consent_counts(consent: dict[str, int]) -> str:
+    return ", ".join(f"{count} {status}" for status, count in consent.items())
+
+
+@data_app.command("show", epilog="Example: registry data show starter")
+def show(name: Annotated[str, typer.Argument(help="Dataset name.")], db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show a dataset and every image with its hash, licence and consent."""
+    ui = UI(as_json)
+    detail = dataset_detail(show_dataset(find_workspace(db_url=db), name))
+
+    def render() -> None:
+        ui.fields(
+            f"dataset {name}",
+            [(k, detail[k]) for k in ("images", "path", "license", "source", "content_hash", "dvc_version", "added_by", "added_at")]
+            + [("consent", _consent_counts(detail["consent"]))],
+        )
+        ui.table(
+            "images",
+            ("image", "size", "mode", "license", "consent", "attribution", "sha256"),
+            [
+                (i["image_id"], f"{i['width']}x{i['height']}", i["mode"], i["license"], i["consent"], i["attribution"], i["sha256"][:16])
+                for i in detail["image_list"]
+            ],
+        )
+
+    ui.result(detail, render)
+
+
+@consent_app.command(
+    "set", epilog="Example: registry consent set set12/08 --status withdrawn --note 'subject asked to stop its use'"
+)
+def consent_set(
+    image: Annotated[str, typer.Argument(help="DATASET/IMAGE_ID")],
+    status: Annotated[str, typer.Option("--status", help=f"One of: {', '.join(CONSENT_STATUSES)}.")],
+    note: Annotated[str, typer.Option("--note", help="Why, or where the consent record is.")] = "",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set an image's consent status; the change is kept in its history."""
+    ui = UI(as_json)
+    event = set_consent(find_workspace(db_url=db), image, status, note)
+    data = {"image": image, "previous": event.previous, "status": event.status, "note": event.note, "changed_by": event.changed_by}
+    ui.result(data, lambda: ui.line(f"{image}: consent {event.previous} -> {event.status}"))

@@ -1,0 +1,82 @@
+"""registry runs list|show"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from registry.cli.options import DbOption, JsonOption
+from registry.cli.ui import UI
+from registry.runs import list_runs, show_run
+from registry.views import run_detail, run_summary
+from registry.workspace import find_workspace
+
+runs_app = typer.Typer(help="Inspect recorded runs.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list", epilog="Example: registry runs list --json")
+def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List runs, oldest first."""
+    ui = UI(as_json)
+    rows = [run_summary(r) for r in list_runs(find_workspace(db_url=db))]
+    ui.result(
+        rows,
+        lambda: ui.table(
+            "runs",
+            ("run", "name", "status", "PSNR@25", "SSIM@25", "train s", "audit"),
+            [
+                (r["id"], r["name"], r["status"], r["model_at_sigma_25"].get("psnr"),
+                 r["model_at_sigma_25"].get("ssim"), r["train_seconds"], r["latest_audit"])
+                for r in rows
+            ],
+        ),
+    )
+
+
+@runs_app.command("show", epilog="Example: registry runs show 20261126-0601 (any unique prefix of the id)")
+def show(run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")], db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show everything recorded about a run."""
+    ui = UI(as_json)
+    detail = run_detail(show_run(find_workspace(db_url=db), run))
+    ui.result(detail, lambda: render_run(ui, detail))
+
+
+def render_run(ui: UI, d: dict) -> None:
+    code, env = d["code"], d["environment"]
+    ui.fields(
+        f"run {d['id']}",
+        [
+            ("name", d["name"]), ("status", d["status"]), ("error", d["error"]),
+            ("created / finished", f"{d['created_at']} / {d['finished_at']}"),
+            ("ran by", d["user"]), ("config", f"{d['config_path']} (sha256 {d['config_hash'][:16]})"),
+            ("seed / split seed", f"{d['seed']} / {d['split_seed']}"),
+            ("data version (DVC)", d["data_version"]),
+            ("code", f"provenoise {code.get('package_version')}, source {code['source_sha256'][:16]}, "
+                     f"commit {(code.get('git_commit') or '-')[:12]}, uncommitted {(code.get('git_dirty_sha256') or 'none')[:12]}"),
+            ("environment", f"python {env['python']}, torch {env['torch']}, numpy {env['numpy']}, "
+                            f"scikit-image {env['scikit_image']}, {env['threads']} threads, {env['cpu_model']}"),
+            ("train / eval seconds", f"{d['train_seconds'] or 0:.1f} / {d['eval_seconds'] or 0:.1f}"),
+            ("resumed", d["resumed"]),
+            ("excluded images", ", ".join(f"{e['image']} ({e['reason']})" for e in d["excluded"]) or "none"),
+        ],
+    )
+    ui.table("split", ("role", "count", "images"), [(role, len(m), ", ".join(x["image"] for x in m)) for role, m in d["splits"].items()])
+    ui.table("checkpoints", ("step", "final", "sha256", "path"), [(c["step"], c["final"], c["sha256"], c["path"]) for c in d["checkpoints"]])
+    val = [(p["step"], p["value"]) for p in d["losses"] if p["split"] == "val"]
+    train = {p["step"]: p["value"] for p in d["losses"] if p["split"] == "train"}
+    ui.table("loss curve", ("step", "train loss", "val loss"), [(step, train.get(step), value) for step, value in val])
+    if d["aggregates"]:
+        ui.table(
+            "test metrics (mean ± std over test images)",
+            ("sigma", "method", "metric", "mean", "std", "n"),
+            [(f"{a['sigma']:g}", a["method"], a["metric"], a["mean"], a["std"], a["count"]) for a in d["aggregates"]],
+        )
+    for metric, reason in ((d["evaluation"] or {}).get("unavailable") or {}).items():
+        ui.line(f"{metric} unavailable: {reason}")
+    if d["audits"]:
+        ui.table("audits", ("when", "verdict", "reason"), [(a["at"], a["verdict"], a["reason"]) for a in d["audits"]])

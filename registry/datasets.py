@@ -1,0 +1,187 @@
+"""Registering datasets: copy into data/NAME, re-add data/ to DVC, record every image.
+
+All checks run before anything is written. The copy goes through a staging folder and
+is renamed into place; if DVC or the database then fails, the folder is removed and
+data.dvc restored, so a failed `data add` leaves the workspace as it was.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from registry import dvc
+from registry.db import utcnow
+from registry.environment import current_user
+from registry.errors import NotFoundError, RegistryError
+from registry.manifests import MANIFEST_NAME, ImageEntry, content_hash, read_entries, sha256_file
+from registry.models import CONSENT_STATUSES, ConsentEvent, Dataset, Image
+from registry.workspace import Workspace
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+Progress = Callable[[int, int], None]
+
+
+def add_dataset(
+    workspace: Workspace,
+    folder: Path,
+    name: str,
+    manifest: Path | None = None,
+    license: str | None = None,
+    source: str | None = None,
+    progress: Progress = lambda done, total: None,
+) -> Dataset:
+    if not NAME_PATTERN.match(name):
+        raise RegistryError(f"invalid dataset name {name!r}: use letters, digits, '.', '_' or '-'")
+    folder = Path(folder).resolve()
+    if manifest is None and (folder / MANIFEST_NAME).is_file():
+        manifest = folder / MANIFEST_NAME
+    store = workspace.store()
+    with store.reader() as session:
+        if session.scalar(select(Dataset).where(Dataset.name == name)):
+            raise RegistryError(f"dataset {name!r} is already registered")
+    entries = read_entries(folder, manifest, license, source, progress)
+
+    target = workspace.data_dir / name
+    created = _place_files(workspace, entries, manifest, target)
+    dvc_file = workspace.root / dvc.DATA_DVC
+    previous_dvc = dvc_file.read_bytes() if dvc_file.is_file() else None
+    try:
+        version = dvc.add_data(workspace.root)
+        with store.transaction() as session:
+            dataset = _record(session, workspace, name, target, entries, manifest, license, source, version)
+    except BaseException:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        if previous_dvc is None:
+            dvc_file.unlink(missing_ok=True)
+        else:
+            dvc_file.write_bytes(previous_dvc)
+        raise
+    return dataset
+
+
+def _place_files(workspace: Workspace, entries: list[ImageEntry], manifest: Path | None, target: Path) -> bool:
+    """Copy the images (and manifest) to data/NAME; returns True when the folder is new.
+
+    An existing folder is accepted only when it already holds exactly these files, which
+    is how a fresh clone rebuilds its starter data under an unchanged data.dvc.
+    """
+    workspace.registry_dir.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=workspace.registry_dir))
+    try:
+        for entry in entries:
+            destination = staging / entry.file
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry.source_path, destination)
+            if sha256_file(destination) != entry.sha256:
+                raise RegistryError(f"{entry.source_path} changed while it was being copied")
+        if manifest is not None:
+            shutil.copyfile(manifest, staging / MANIFEST_NAME)
+        if target.exists():
+            if not _same_tree(staging, target):
+                raise RegistryError(f"{target} already exists with other content; remove it or pick another name")
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(target)
+        return True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _same_tree(left: Path, right: Path) -> bool:
+    def listing(root: Path) -> list[str]:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+    names = listing(left)
+    return names == listing(right) and all(filecmp.cmp(left / n, right / n, shallow=False) for n in names)
+
+
+def _record(session, workspace, name, target, entries, manifest, license, source, version) -> Dataset:
+    licenses = {e.license for e in entries}
+    dataset = Dataset(
+        name=name,
+        path=workspace.relative(target),
+        content_hash=content_hash(entries),
+        dvc_version=version,
+        source=source or "",
+        license=license or (licenses.pop() if len(licenses) == 1 else "mixed (see images)"),
+        manifest_sha256=sha256_file(manifest) if manifest else None,
+        added_by=_who(workspace),
+        added_at=utcnow(),
+    )
+    session.add(dataset)
+    for e in entries:
+        dataset.images.append(
+            Image(
+                image_id=e.image_id,
+                path=workspace.relative(target / e.file),
+                sha256=e.sha256,
+                bytes=e.bytes,
+                width=e.info.width,
+                height=e.info.height,
+                mode=e.info.mode,
+                conversion=e.info.conversion,
+                license=e.license,
+                attribution=e.attribution,
+                source=e.source,
+                notes=e.notes,
+                consent=e.consent,
+            )
+        )
+    session.flush()
+    return dataset
+
+
+def _who(workspace: Workspace) -> str:
+    user = current_user(workspace.root)
+    return user.get("git_email") or user["os_user"]
+
+
+def list_datasets(workspace: Workspace) -> list[Dataset]:
+    with workspace.store().reader() as session:
+        return list(session.scalars(select(Dataset).options(selectinload(Dataset.images)).order_by(Dataset.name)))
+
+
+def get_dataset(session: Session, name: str) -> Dataset:
+    dataset = session.scalar(select(Dataset).where(Dataset.name == name).options(selectinload(Dataset.images)))
+    if dataset is None:
+        raise NotFoundError(f"no dataset named {name!r}")
+    return dataset
+
+
+def show_dataset(workspace: Workspace, name: str) -> Dataset:
+    with workspace.store().reader() as session:
+        return get_dataset(session, name)
+
+
+def set_consent(workspace: Workspace, key: str, status: str, note: str = "") -> ConsentEvent:
+    """Change one image's consent status (DATASET/IMAGE) and record the change."""
+    if status not in CONSENT_STATUSES:
+        raise RegistryError(f"consent status {status!r} is not one of {', '.join(CONSENT_STATUSES)}")
+    dataset_name, sep, image_id = key.partition("/")
+    if not sep or not image_id:
+        raise RegistryError(f"expected DATASET/IMAGE, got {key!r}")
+    with workspace.store().transaction() as session:
+        dataset = get_dataset(session, dataset_name)
+        image = next((i for i in dataset.images if i.image_id == image_id), None)
+        if image is None:
+            raise NotFoundError(f"dataset {dataset_name!r} has no image {image_id!r}")
+        event = ConsentEvent(
+            image_id=image.id,
+            previous=image.consent,
+            status=status,
+            note=note,
+            changed_by=_who(workspace),
+            changed_at=utcnow(),
+        )
+        image.consent, image.consent_note = status, note
+        session.add(event)
+    return event

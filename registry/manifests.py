@@ -1,0 +1,128 @@
+"""Reading a dataset folder into validated image entries, before anything is written.
+
+A manifest is a CSV with a `file` column (relative to the dataset folder) and optional
+`image_id, sha256, license, consent, source, attribution, notes` columns (the layout of
+the benchmark manifests in shared/datasets). Without one, every image file directly in
+the folder is an entry. Every entry is decoded in full, hashed, and checked against the
+manifest's sha256 when it gives one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from denoiser.images import ImageError, ImageInfo, inspect_image
+from registry.errors import RegistryError
+from registry.models import CONSENT_STATUSES
+from registry.workspace import inside
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm"}
+MANIFEST_NAME = "MANIFEST.csv"
+UNKNOWN_LICENSE = "NOASSERTION"  # SPDX's word for "no licence information"
+
+
+@dataclass
+class ImageEntry:
+    image_id: str
+    file: str  # POSIX path relative to the dataset folder
+    source_path: Path
+    sha256: str
+    bytes: int
+    info: ImageInfo
+    license: str
+    consent: str
+    source: str
+    attribution: str
+    notes: str
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_entries(
+    folder: Path,
+    manifest: Path | None,
+    default_license: str | None,
+    default_source: str | None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> list[ImageEntry]:
+    if not folder.is_dir():
+        raise RegistryError(f"dataset folder not found: {folder}")
+    rows = _manifest_rows(manifest) if manifest else _folder_rows(folder)
+    if not rows:
+        raise RegistryError(f"no images to register in {manifest or folder}")
+    entries, seen = [], set()
+    for number, row in enumerate(rows, start=1):
+        entry = _entry(folder, row, number, manifest, default_license, default_source)
+        if entry.image_id in seen:
+            raise RegistryError(f"{manifest}: image_id {entry.image_id!r} appears twice")
+        seen.add(entry.image_id)
+        entries.append(entry)
+        progress(number, len(rows))
+    return entries
+
+
+def _manifest_rows(manifest: Path) -> list[dict[str, str]]:
+    try:
+        with open(manifest, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "file" not in reader.fieldnames:
+                raise RegistryError(f"manifest {manifest} needs a 'file' column")
+            return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RegistryError(f"cannot read manifest {manifest}: {exc}") from None
+
+
+def _folder_rows(folder: Path) -> list[dict[str, str]]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return [{"file": p.name} for p in files]
+
+
+def _entry(folder, row, number, manifest, default_license, default_source) -> ImageEntry:
+    where = f"{manifest} row {number}" if manifest else str(folder)
+    file = row.get("file", "")
+    if not file:
+        raise RegistryError(f"{where}: empty 'file'")
+    try:
+        path = inside(folder, file)
+    except RegistryError:
+        raise RegistryError(f"{where}: path {file!r} leaves the dataset folder") from None
+    try:
+        info = inspect_image(path)
+    except ImageError as exc:
+        raise RegistryError(f"{where}: {exc}") from None
+    digest = sha256_file(path)
+    expected = row.get("sha256", "").lower()
+    if expected and expected != digest:
+        raise RegistryError(f"{where}: {file} has sha256 {digest}, manifest says {expected}")
+    consent = row.get("consent", "").lower() or "unknown"
+    if consent not in CONSENT_STATUSES:
+        raise RegistryError(f"{where}: consent {consent!r} is not one of {', '.join(CONSENT_STATUSES)}")
+    return ImageEntry(
+        image_id=row.get("image_id") or Path(file).stem,
+        file=path.relative_to(folder.resolve()).as_posix(),
+        source_path=path,
+        sha256=digest,
+        bytes=path.stat().st_size,
+        info=info,
+        license=row.get("license") or default_license or UNKNOWN_LICENSE,
+        consent=consent,
+        source=row.get("source") or default_source or "",
+        attribution=row.get("attribution", ""),
+        notes=row.get("notes", ""),
+    )
+
+
+def content_hash(entries: list[ImageEntry]) -> str:
+    """A dataset's own version: sha256 over its sorted (image_id, sha256) pairs."""
+    lines = sorted(f"{e.image_id}\0{e.sha256}\n" for e in entries)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()

@@ -1,0 +1,200 @@
+"""The registry schema (SQLAlchemy 2 ORM). Alembic migrations in registry/migrations
+create and evolve it; change both together.
+
+Paths are stored relative to the workspace root so a workspace can move. Hashes are
+lowercase hex sha256 unless a column says otherwise (DVC versions are md5).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Double, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+CONSENT_STATUSES = ("granted", "withdrawn", "unknown", "not-applicable")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+VERDICTS = ("IDENTICAL", "EQUIVALENT", "DIVERGED", "INTEGRITY_FAILED")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, float: Double}
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    path: Mapped[str] = mapped_column(String(500))  # e.g. data/bsd68, relative to the workspace
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 over (file, sha256) pairs
+    dvc_version: Mapped[str] = mapped_column(String(100))  # md5 of data/ in data.dvc after adding
+    source: Mapped[str] = mapped_column(Text, default="")
+    license: Mapped[str] = mapped_column(String(200), default="")
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+
+    images: Mapped[list[Image]] = relationship(back_populates="dataset", order_by="Image.image_id")
+
+
+class Image(Base):
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("dataset_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    image_id: Mapped[str] = mapped_column(String(200))  # unique within the dataset
+    path: Mapped[str] = mapped_column(String(500))  # relative to the workspace
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(20))  # Pillow mode of the file
+    conversion: Mapped[str] = mapped_column(Text, default="")  # how it becomes grayscale
+    license: Mapped[str] = mapped_column(String(200), default="")
+    attribution: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    consent: Mapped[str] = mapped_column(String(20), default="unknown")
+    consent_note: Mapped[str] = mapped_column(Text, default="")
+
+    dataset: Mapped[Dataset] = relationship(back_populates="images")
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset.name}/{self.image_id}"
+
+
+class ConsentEvent(Base):
+    """History of consent changes: who changed what, when and why."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    previous: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime]
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    config: Mapped[dict[str, Any]]  # fully resolved experiment config
+    config_hash: Mapped[str] = mapped_column(String(64))
+    config_path: Mapped[str] = mapped_column(Text, default="")  # as given on the command line
+    seed: Mapped[int] = mapped_column(Integer)
+    split_seed: Mapped[int] = mapped_column(Integer)
+    user: Mapped[dict[str, Any]]  # OS user, git identity
+    data_version: Mapped[str] = mapped_column(String(100))  # md5 of data/ in data.dvc
+    data_dvc_sha256: Mapped[str] = mapped_column(String(64))  # of the data.dvc file itself
+    code: Mapped[dict[str, Any]]  # package version, source hash, git commit, dirty hash
+    environment: Mapped[dict[str, Any]]  # versions, threads, CPU, platform, lock hash
+    excluded: Mapped[list[Any]]  # images left out of the splits, with the reason
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    train_seconds: Mapped[float | None]
+    eval_seconds: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    resumed: Mapped[int] = mapped_column(Integer, default=0)  # times resumed
+    evaluation: Mapped[dict[str, Any] | None]  # unavailable metrics, baseline settings, timings
+
+    splits: Mapped[list[SplitImage]] = relationship(order_by="SplitImage.role, SplitImage.position")
+    checkpoints: Mapped[list[Checkpoint]] = relationship(order_by="Checkpoint.step")
+    losses: Mapped[list[LossPoint]] = relationship(order_by="LossPoint.step, LossPoint.split")
+    metrics: Mapped[list[Metric]] = relationship()
+    aggregates: Mapped[list[RunMetric]] = relationship()
+    audits: Mapped[list[Audit]] = relationship(order_by="Audit.created_at")
+
+
+class SplitImage(Base):
+    """One image in one role of a run's split, with its hash at the time of use."""
+
+    __tablename__ = "split_images"
+    __table_args__ = (UniqueConstraint("run_id", "role", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(10))  # train, val, test
+    position: Mapped[int] = mapped_column(Integer)  # order within the role (matters to training)
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    image_key: Mapped[str] = mapped_column(String(300))  # dataset/image_id
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("run_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    final: Mapped[bool]
+    sha256: Mapped[str] = mapped_column(String(64))  # of the weights file
+    path: Mapped[str] = mapped_column(String(500))  # content-addressed weights file
+    state_sha256: Mapped[str] = mapped_column(String(64))
+    state_path: Mapped[str] = mapped_column(String(500))  # optimizer + RNG state for resuming
+    created_at: Mapped[datetime]
+
+
+class LossPoint(Base):
+    __tablename__ = "loss_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    split: Mapped[str] = mapped_column(String(10))  # train or val
+    value: Mapped[float]
+
+
+class Metric(Base):
+    """One number: a metric of one method on one image at one sigma."""
+
+    __tablename__ = "metrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    image_key: Mapped[str] = mapped_column(String(300))
+    sigma: Mapped[float]
+    method: Mapped[str] = mapped_column(String(50))  # model, noisy, gaussian...
+    metric: Mapped[str] = mapped_column(String(20))  # psnr, ssim, lpips
+    value: Mapped[float]
+
+
+class RunMetric(Base):
+    """Aggregate of a metric over the test images (mean and sample std)."""
+
+    __tablename__ = "run_metrics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    sigma: Mapped[float]
+    method: Mapped[str] = mapped_column(String(50))
+    metric: Mapped[str] = mapped_column(String(20))
+    mean: Mapped[float]
+    std: Mapped[float]
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class Audit(Base):
+    __tablename__ = "audits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)  # one line: why this verdict
+    differences: Mapped[list[Any]]  # every difference found, in order
+    notes: Mapped[list[Any]]  # code/environment differences, restored files...
+    environment: Mapped[dict[str, Any]]  # where the audit ran
+    code: Mapped[dict[str, Any]]  # the code that re-executed the run
+    user: Mapped[dict[str, Any]]
+    seconds: Mapped[float]
+    created_at: Mapped[datetime]

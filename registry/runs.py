@@ -1,0 +1,46 @@
+"""Looking up runs: by full id or by a unique prefix, like git's short hashes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from registry.errors import NotFoundError, RegistryError
+from registry.models import Checkpoint, Run
+from registry.workspace import Workspace
+
+RUN_LOADS = (
+    selectinload(Run.splits),
+    selectinload(Run.checkpoints),
+    selectinload(Run.losses),
+    selectinload(Run.metrics),
+    selectinload(Run.aggregates),
+    selectinload(Run.audits),
+)
+
+
+def get_run(session: Session, run_ref: str) -> Run:
+    run = session.get(Run, run_ref, options=RUN_LOADS)
+    if run is not None:
+        return run
+    matches = list(session.scalars(select(Run.id).where(Run.id.startswith(run_ref, autoescape=True)).limit(2)))
+    if not matches or not run_ref:
+        raise NotFoundError(f"no run {run_ref!r}")
+    if len(matches) > 1:
+        raise RegistryError(f"run id {run_ref!r} is ambiguous; give more characters")
+    return session.get(Run, matches[0], options=RUN_LOADS)
+
+
+def show_run(workspace: Workspace, run_ref: str) -> Run:
+    with workspace.store().reader() as session:
+        return get_run(session, run_ref)
+
+
+def list_runs(workspace: Workspace) -> list[Run]:
+    with workspace.store().reader() as session:
+        query = select(Run).options(selectinload(Run.aggregates), selectinload(Run.audits)).order_by(Run.created_at)
+        return list(session.scalars(query))
+
+
+def final_checkpoint(run: Run) -> Checkpoint | None:
+    return run.checkpoints[-1] if run.checkpoints else None

@@ -1,0 +1,291 @@
+"""Tracked training: resolve data, record the run, train, evaluate, record the results.
+
+Transactions follow the run's life: one to create the run with its split and
+provenance; one per checkpoint (weights file, state file and the loss points since the
+previous checkpoint); one at the end for the whole metric table and the finished status.
+A failure anywhere marks the run failed (interrupted on Ctrl-C) and writes no metrics,
+and `resume_run` continues it from its last checkpoint to the same final bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from denoiser.config import ConfigError, ExperimentConfig, config_from_dict, load_config
+from denoiser.evaluation import Evaluation, aggregate, evaluate
+from denoiser.images import load_gray
+from denoiser.splits import SplitError, make_split
+from denoiser.training import Checkpoint as TrainedCheckpoint
+from denoiser.training import DataError, TrainingHooks, check_images, train
+from registry import dvc
+from registry.artifacts import store_state, store_weights
+from registry.db import Store, utcnow
+from registry.environment import code_version, current_user, environment
+from registry.errors import RegistryError
+from registry.manifests import sha256_file
+from registry.models import Checkpoint, Dataset, Image, LossPoint, Metric, Run, RunMetric, SplitImage
+from registry.reporting import Reporter
+from registry.runs import get_run
+from registry.workspace import Workspace
+
+ROLES = ("train", "val", "test")
+
+
+@dataclass
+class SplitData:
+    """The images of one run, loaded and keyed by dataset/image_id, in split order."""
+
+    train: dict[str, np.ndarray]
+    val: dict[str, np.ndarray]
+    test: dict[str, np.ndarray]
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def train_run(
+    workspace: Workspace,
+    config_path: Path,
+    overrides: list[str] = (),
+    strict: bool = False,
+    reporter: Reporter | None = None,
+    hooks: TrainingHooks | None = None,
+) -> str:
+    """Validate, record and run a training experiment; returns the run id."""
+    reporter = reporter or Reporter()
+    try:
+        config = load_config(config_path, list(overrides))
+    except ConfigError as exc:
+        raise RegistryError(str(exc)) from None
+    store = workspace.store()
+    with store.reader() as session:
+        candidates = _candidates(session, config)
+    excluded = [
+        {"image": key, "reason": f"consent withdrawn{': ' + image.consent_note if image.consent_note else ''}"}
+        for key, image in candidates.items()
+        if image.consent == "withdrawn"
+    ]
+    if excluded:
+        names = ", ".join(e["image"] for e in excluded)
+        if strict:
+            raise RegistryError(f"--strict: consent is withdrawn for {names}")
+        reporter.warn(f"leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
+    usable = {key: image for key, image in candidates.items() if image.consent != "withdrawn"}
+    try:
+        split = make_split(list(usable), config.data.split, config.data.split_seed)
+    except SplitError as exc:
+        raise RegistryError(str(exc)) from None
+    data = _load_split(workspace, {role: [(k, usable[k].path, usable[k].sha256) for k in split[role]] for role in ROLES})
+    try:
+        check_images(config, list(data.train.values()), list(data.val.values()))
+    except DataError as exc:
+        raise RegistryError(str(exc)) from None
+
+    run_id = new_run_id()
+    version, dvc_sha = dvc.data_version(workspace.root)
+    with store.transaction() as session:
+        run = Run(
+            id=run_id,
+            name=config.name,
+            status="running",
+            config=config.to_dict(),
+            config_hash=config.digest(),
+            config_path=str(config_path),
+            seed=config.train.seed,
+            split_seed=config.data.split_seed,
+            user=current_user(workspace.root),
+            data_version=version,
+            data_dvc_sha256=dvc_sha,
+            code=code_version(),
+            environment=environment(config.train.threads),
+            excluded=excluded,
+            created_at=utcnow(),
+        )
+        session.add(run)
+        for role in ROLES:
+            for position, key in enumerate(split[role]):
+                image = usable[key]
+                session.add(
+                    SplitImage(
+                        run_id=run_id,
+                        role=role,
+                        position=position,
+                        image_pk=image.id,
+                        image_key=key,
+                        path=image.path,
+                        sha256=image.sha256,
+                    )
+                )
+    reporter.info(
+        f"run {run_id}: {len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test images"
+    )
+    _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
+    return run_id
+
+
+def resume_run(
+    workspace: Workspace, run_ref: str, reporter: Reporter | None = None, hooks: TrainingHooks | None = None
+) -> str:
+    """Continue a failed or interrupted run from its last checkpoint; returns its id."""
+    reporter = reporter or Reporter()
+    store = workspace.store()
+    with store.reader() as session:
+        run = get_run(session, run_ref)
+    if run.status == "finished":
+        raise RegistryError(f"run {run.id} already finished; nothing to resume")
+    config = recorded_config(run)
+    current = code_version()["source_sha256"]
+    if current != run.code["source_sha256"]:
+        raise RegistryError(f"run {run.id} was recorded with other code (source {run.code['source_sha256'][:12]}); resume needs the same code")
+    data = _load_split(workspace, split_files(run))
+    last = run.checkpoints[-1] if run.checkpoints else None
+    resume = None
+    if last is not None:
+        resume = (workspace.resolve(last.path).read_bytes(), workspace.resolve(last.state_path).read_bytes())
+        _check_hash(resume[0], last.sha256, last.path)
+        _check_hash(resume[1], last.state_sha256, last.state_path)
+    with store.transaction() as session:
+        session.execute(delete(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0)))
+        record = session.get(Run, run.id)
+        record.status, record.error, record.resumed = "running", None, record.resumed + 1
+    reporter.info(f"resuming run {run.id} from step {last.step if last else 0}")
+    _execute(workspace, store, run.id, config, data, reporter, hooks, resume=resume)
+    return run.id
+
+
+def recorded_config(run: Run) -> ExperimentConfig:
+    """The run's config, after checking it still matches its recorded hash."""
+    try:
+        config = config_from_dict(run.config)
+    except ConfigError as exc:
+        raise RegistryError(f"run {run.id}: recorded config is invalid: {exc}") from None
+    if config.digest() != run.config_hash:
+        raise RegistryError(f"run {run.id}: recorded config does not match its recorded hash")
+    return config
+
+
+def split_files(run: Run) -> dict[str, list[tuple[str, str, str]]]:
+    """role -> [(image key, workspace-relative path, sha256)] in split order."""
+    files: dict[str, list[tuple[str, str, str]]] = {role: [] for role in ROLES}
+    for member in sorted(run.splits, key=lambda m: (m.role, m.position)):
+        files[member.role].append((member.image_key, member.path, member.sha256))
+    return files
+
+
+def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
+    images: dict[str, Image] = {}
+    for name in config.data.datasets:
+        dataset = session.scalar(select(Dataset).where(Dataset.name == name).options(selectinload(Dataset.images)))
+        if dataset is None:
+            raise RegistryError(f"config data.datasets: no dataset named {name!r} (see `registry data list`)")
+        for image in dataset.images:
+            images[f"{name}/{image.image_id}"] = image
+    return images
+
+
+def _load_split(workspace: Workspace, files: dict[str, list[tuple[str, str, str]]]) -> SplitData:
+    loaded = {}
+    for role, members in files.items():
+        loaded[role] = {}
+        for key, relative, expected in members:
+            path = workspace.resolve(relative)
+            if not path.is_file():
+                raise RegistryError(f"image {key} is missing at {relative}; `registry audit` can restore it from DVC")
+            actual = sha256_file(path)
+            if actual != expected:
+                raise RegistryError(f"image {key} at {relative} changed: sha256 {actual}, recorded {expected}")
+            loaded[role][key] = load_gray(path)
+    return SplitData(**loaded)
+
+
+def _check_hash(data: bytes, expected: str, relative: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise RegistryError(f"{relative}: sha256 {actual}, recorded {expected}")
+
+
+class _RecordingHooks(TrainingHooks):
+    """Persists each checkpoint in its own transaction and drives the progress bar."""
+
+    def __init__(self, workspace: Workspace, store: Store, run_id: str, update, inner: TrainingHooks | None):
+        self.workspace, self.store, self.run_id, self.update, self.inner = workspace, store, run_id, update, inner
+
+    def on_step(self, step: int, total: int, loss: float) -> None:
+        self.update(step, f"loss {loss:.5f}")
+        if self.inner:
+            self.inner.on_step(step, total, loss)
+
+    def on_checkpoint(self, checkpoint: TrainedCheckpoint) -> None:
+        sha, path = store_weights(self.workspace, checkpoint.weights)
+        state_sha, state_path = store_state(self.workspace, self.run_id, checkpoint.step, checkpoint.state)
+        with self.store.transaction() as session:
+            session.add(
+                Checkpoint(
+                    run_id=self.run_id,
+                    step=checkpoint.step,
+                    final=checkpoint.final,
+                    sha256=sha,
+                    path=path,
+                    state_sha256=state_sha,
+                    state_path=state_path,
+                    created_at=utcnow(),
+                )
+            )
+            for point in checkpoint.losses:
+                session.add(LossPoint(run_id=self.run_id, step=point.step, split=point.split, value=point.value))
+        if self.inner:
+            self.inner.on_checkpoint(checkpoint)
+
+
+def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks, resume) -> None:
+    started = time.perf_counter()
+    try:
+        with reporter.progress(f"training {run_id}", config.train.steps) as update:
+            recording = _RecordingHooks(workspace, store, run_id, update, hooks)
+            weights, state = resume if resume else (None, None)
+            model = train(config, list(data.train.values()), list(data.val.values()), recording, weights, state)
+        trained = time.perf_counter()
+        reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {', '.join(f'{s:g}' for s in config.eval.sigmas)}")
+        result = evaluate(model, config, data.test, list(data.val.values()))
+        _finish(store, run_id, result, trained - started, time.perf_counter() - trained)
+    except DataError as exc:
+        _mark(store, run_id, "failed", str(exc))
+        raise RegistryError(str(exc)) from None
+    except KeyboardInterrupt:
+        _mark(store, run_id, "interrupted", "interrupted by the user")
+        raise
+    except BaseException as exc:
+        _mark(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _finish(store: Store, run_id: str, result: Evaluation, train_seconds: float, eval_seconds: float) -> None:
+    with store.transaction() as session:
+        for row in result.rows:
+            session.add(Metric(run_id=run_id, image_key=row.image, sigma=row.sigma, method=row.method, metric=row.metric, value=row.value))
+        for agg in aggregate(result.rows):
+            session.add(RunMetric(run_id=run_id, **agg))
+        run = session.get(Run, run_id)
+        run.evaluation = {
+            "unavailable": result.unavailable,
+            "baselines": result.baseline_settings,
+            "median_seconds_per_image": {method: float(np.median(times)) for method, times in result.seconds.items()},
+        }
+        run.status, run.finished_at = "finished", utcnow()
+        run.train_seconds = (run.train_seconds or 0.0) + train_seconds
+        run.eval_seconds = eval_seconds
+
+
+def _mark(store: Store, run_id: str, status: str, error: str) -> None:
+    with store.transaction() as session:
+        run = session.get(Run, run_id)
+        run.status, run.error = status, error

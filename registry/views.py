@@ -1,0 +1,124 @@
+"""Registry records as plain dicts: what `--json` prints and what tables are drawn from."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from registry.models import Audit, Dataset, Run
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def dataset_summary(dataset: Dataset) -> dict[str, Any]:
+    consent = Counter(image.consent for image in dataset.images)
+    return {
+        "name": dataset.name,
+        "images": len(dataset.images),
+        "license": dataset.license,
+        "source": dataset.source,
+        "path": dataset.path,
+        "content_hash": dataset.content_hash,
+        "dvc_version": dataset.dvc_version,
+        "consent": dict(sorted(consent.items())),
+        "added_by": dataset.added_by,
+        "added_at": _time(dataset.added_at),
+    }
+
+
+def dataset_detail(dataset: Dataset) -> dict[str, Any]:
+    detail = dataset_summary(dataset) | {"manifest_sha256": dataset.manifest_sha256}
+    detail["image_list"] = [
+        {
+            "image_id": i.image_id,
+            "path": i.path,
+            "sha256": i.sha256,
+            "bytes": i.bytes,
+            "width": i.width,
+            "height": i.height,
+            "mode": i.mode,
+            "conversion": i.conversion,
+            "license": i.license,
+            "attribution": i.attribution,
+            "source": i.source,
+            "consent": i.consent,
+            "consent_note": i.consent_note,
+            "notes": i.notes,
+        }
+        for i in dataset.images
+    ]
+    return detail
+
+
+def audit_view(audit: Audit) -> dict[str, Any]:
+    return {
+        "id": audit.id,
+        "verdict": audit.verdict,
+        "reason": audit.reason,
+        "at": _time(audit.created_at),
+        "seconds": round(audit.seconds, 2),
+        "notes": audit.notes,
+        "differences": audit.differences,
+    }
+
+
+def headline(run: Run, sigma: float = 25.0) -> dict[str, float]:
+    """Mean test PSNR/SSIM of the model at one sigma, when evaluated."""
+    return {
+        agg.metric: agg.mean for agg in run.aggregates if agg.method == "model" and agg.sigma == sigma
+    }
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    latest = run.audits[-1] if run.audits else None
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "created_at": _time(run.created_at),
+        "config_hash": run.config_hash,
+        "seed": run.seed,
+        "train_seconds": run.train_seconds,
+        "model_at_sigma_25": headline(run),
+        "latest_audit": latest.verdict if latest else None,
+    }
+
+
+def run_detail(run: Run) -> dict[str, Any]:
+    splits: dict[str, list[dict]] = {}
+    for member in run.splits:
+        splits.setdefault(member.role, []).append({"image": member.image_key, "path": member.path, "sha256": member.sha256})
+    return run_summary(run) | {
+        "config": run.config,
+        "config_path": run.config_path,
+        "split_seed": run.split_seed,
+        "user": run.user,
+        "data_version": run.data_version,
+        "data_dvc_sha256": run.data_dvc_sha256,
+        "code": run.code,
+        "environment": run.environment,
+        "excluded": run.excluded,
+        "splits": splits,
+        "finished_at": _time(run.finished_at),
+        "eval_seconds": run.eval_seconds,
+        "resumed": run.resumed,
+        "error": run.error,
+        "evaluation": run.evaluation,
+        "checkpoints": [
+            {"step": c.step, "final": c.final, "sha256": c.sha256, "path": c.path, "state_path": c.state_path}
+            for c in run.checkpoints
+        ],
+        "losses": [{"step": p.step, "split": p.split, "value": p.value} for p in run.losses],
+        "aggregates": [
+            {"sigma": a.sigma, "method": a.method, "metric": a.metric, "mean": a.mean, "std": a.std, "count": a.count}
+            for a in sorted(run.aggregates, key=lambda a: (a.sigma, a.method, a.metric))
+        ],
+        "metrics": [
+            {"image": m.image_key, "sigma": m.sigma, "method": m.method, "metric": m.metric, "value": m.value}
+            for m in sorted(run.metrics, key=lambda m: (m.image_key, m.sigma, m.method, m.metric))
+        ],
+        "audits": [audit_view(a) for a in run.audits],
+    }

@@ -1,0 +1,143 @@
+"""Workspaces: a folder with git, DVC, a registry database and the data it records.
+
+A workspace is found the way git finds a repository, by walking up from the current
+folder to the first one holding `.registry/`. Everything the registry stores is
+relative to that root, so the folder can be copied or moved and still audits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from registry import dvc
+from registry.db import Store, migrate
+from registry.errors import RegistryError
+
+MARKER = ".registry"
+CONFIG_FILE = "config.json"
+DB_ENV = "REGISTRY_DB_URL"
+
+
+@dataclass
+class Workspace:
+    root: Path
+    db_url: str
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.root / MARKER
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / dvc.DATA_DIR
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.registry_dir / "checkpoints"
+
+    def state_dir(self, run_id: str) -> Path:
+        return self.registry_dir / "states" / run_id
+
+    def store(self) -> Store:
+        store = Store(self.db_url)
+        store.check_schema()
+        return store
+
+    def relative(self, path: Path) -> str:
+        """Workspace-relative POSIX path, for storing in the registry."""
+        return Path(os.path.abspath(path)).relative_to(self.root).as_posix()
+
+    def resolve(self, relative: str) -> Path:
+        """Absolute path of a stored relative path; refuses paths that leave the workspace."""
+        return inside(self.root, relative)
+
+
+def inside(root: Path, relative: str) -> Path:
+    """root/relative, refusing absolute paths and `..` escapes (also through symlinks)."""
+    candidate = (root / relative).resolve()
+    if Path(relative).is_absolute() or not candidate.is_relative_to(root.resolve()):
+        raise RegistryError(f"path {relative!r} leaves {root}")
+    return candidate
+
+
+def default_db_url(root: Path) -> str:
+    return f"sqlite:///{root / MARKER / 'registry.db'}"
+
+
+def resolve_db_url(root: Path, explicit: str | None) -> str:
+    """--db, then $REGISTRY_DB_URL, then the URL chosen at init, then the SQLite default."""
+    if explicit:
+        return explicit
+    if os.environ.get(DB_ENV):
+        return os.environ[DB_ENV]
+    config_file = root / MARKER / CONFIG_FILE
+    if config_file.is_file():
+        url = json.loads(config_file.read_text()).get("db_url")
+        if url:
+            return url
+    return default_db_url(root)
+
+
+def find_workspace(start: Path | None = None, db_url: str | None = None) -> Workspace:
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / MARKER).is_dir():
+            return Workspace(folder, resolve_db_url(folder, db_url))
+    raise RegistryError(f"not inside a registry workspace (no {MARKER}/ here or above {here}); run `registry init`")
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+
+def init_workspace(path: Path, db_url: str | None = None) -> tuple[Workspace, list[str]]:
+    """Create or adopt a workspace at `path`; returns it and what was done.
+
+    Git and DVC are initialised only when missing; migrations bring the database to the
+    current schema. Safe to run again on an existing workspace.
+    """
+    root = Path(path).resolve()
+    if root.exists() and not root.is_dir():
+        raise RegistryError(f"{root} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    done: list[str] = []
+
+    toplevel = _git(root, "rev-parse", "--show-toplevel")
+    if toplevel.returncode != 0:
+        if _git(root, "init", "-q").returncode != 0:
+            raise RegistryError(f"git init failed in {root}")
+        done.append("initialised a git repository")
+        in_subdir = False
+    else:
+        in_subdir = Path(toplevel.stdout.strip()).resolve() != root
+    if dvc.ensure_initialized(root, subdir=in_subdir):
+        done.append("initialised DVC")
+
+    marker = root / MARKER
+    marker.mkdir(exist_ok=True)
+    # The database, checkpoints and training states are not for git.
+    (marker / ".gitignore").write_text("*\n")
+    if db_url:
+        (marker / CONFIG_FILE).write_text(json.dumps({"db_url": db_url}, indent=2) + "\n")
+    workspace = Workspace(root, resolve_db_url(root, db_url))
+    store = Store(workspace.db_url)
+    try:
+        migrate(store.engine)
+    finally:
+        store.close()
+    done.append(f"registry database ready ({_describe_url(workspace.db_url)})")
+    return workspace, done
+
+
+def _describe_url(url: str) -> str:
+    """The URL without any password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "database"

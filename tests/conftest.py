@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny synthetic datasets, tiny configs, and workspaces on SQLite and
+on the PostgreSQL server at 127.0.0.1:5432 (a fresh database per test, dropped after)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from registry.datasets import add_dataset
+from registry.workspace import Workspace, init_workspace
+
+POSTGRES_ADMIN = os.environ.get("PROVENOISE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+TINY_CONFIG = """
+name: tiny
+data:
+  datasets: [tiny]
+  split: {train: 0.6, val: 0.2, test: 0.2}
+  patch_size: 16
+  val_crops: 2
+model: {depth: 3, base_channels: 4}
+optim: {lr: 0.002, warmup_steps: 2}
+train: {seed: 0, steps: 8, batch_size: 4, checkpoint_every: 4, val_every: 4, threads: 1}
+eval: {sigmas: [25]}
+"""
+
+
+def synthetic_image(seed: int, size: int = 32) -> np.ndarray:
+    """A smooth gradient with a few rectangles: structure a denoiser can learn."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    image = 0.3 + 0.4 * (rng.uniform() * x + rng.uniform() * y)
+    for _ in range(3):
+        top, left = rng.integers(0, size - 8, 2)
+        image[top : top + 8, left : left + 8] = rng.uniform()
+    return np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
+
+
+def write_dataset(folder: Path, count: int = 6, consent: dict[str, str] | None = None) -> Path:
+    """PNG images plus a MANIFEST.csv in the shared/datasets layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index in range(count):
+        image_id = f"img{index:02d}"
+        Image.fromarray(synthetic_image(index)).save(folder / f"{image_id}.png")
+        status = (consent or {}).get(image_id, "unknown")
+        rows.append({"image_id": image_id, "file": f"{image_id}.png", "license": "CC0-1.0", "consent": status,
+                     "source": "synthetic", "attribution": "tests", "notes": ""})
+    with open(folder / "MANIFEST.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """None (the workspace's SQLite default) or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    import psycopg
+
+    name = f"provenoise_test_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, db_url, monkeypatch) -> Workspace:
+    """A workspace (no starter data) with the 6-image dataset `tiny` registered."""
+    monkeypatch.delenv("REGISTRY_DB_URL", raising=False)
+    workspace, _ = init_workspace(tmp_path / "ws", db_url)
+    add_dataset(workspace, write_dataset(tmp_path / "source"), "tiny")
+    monkeypatch.chdir(workspace.root)
+    return workspace

@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import pytest
+
+from denoiser.config import ConfigError, ExperimentConfig, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_resolve_and_hash_is_stable(tmp_path):
+    config = load_config(write(tmp_path, "name: x\n"))
+    assert config.model.depth == 3
+    assert config.digest() == load_config(write(tmp_path, "name: x\nmodel: {depth: 3}\n")).digest()
+    assert config.digest() != load_config(write(tmp_path, "name: x\nmodel: {depth: 5}\n")).digest()
+
+
+def test_unknown_field_names_the_field_and_the_allowed_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"model\.dept: unknown field; allowed: name, depth"):
+        load_config(write(tmp_path, "model: {dept: 3}\n"))
+
+
+def test_bad_choice_lists_allowed_values(tmp_path):
+    with pytest.raises(ConfigError, match=r"model\.depth: 4 is not allowed; allowed: 3, 5, 7"):
+        load_config(write(tmp_path, "model: {depth: 4}\n"))
+    with pytest.raises(ConfigError, match=r"train\.loss: 'l3' is not allowed; allowed: l1, l2"):
+        load_config(write(tmp_path, "train: {loss: l3}\n"))
+
+
+def test_types_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"train\.steps: expected an integer"):
+        load_config(write(tmp_path, "train: {steps: many}\n"))
+    with pytest.raises(ConfigError, match=r"data\.split: train \+ val \+ test must be 1"):
+        load_config(write(tmp_path, "data: {split: {train: 0.9, val: 0.2, test: 0.2}}\n"))
+
+
+def test_overrides_are_parsed_as_yaml(tmp_path):
+    config = load_config(write(tmp_path, "name: x\n"), ["train.steps=7", "eval.sigmas=[10, 20]", "model.skip_connections=false"])
+    assert config.train.steps == 7
+    assert config.eval.sigmas == [10.0, 20.0]
+    assert config.model.skip_connections is False
+    with pytest.raises(ConfigError, match="--set expects key=value"):
+        load_config(write(tmp_path, "name: x\n"), ["train.steps"])
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "train: [unclosed\n"))
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+
+
+def test_quickstart_config_is_valid():
+    config = load_config(Path(__file__).parent.parent / "configs" / "quickstart.yaml")
+    assert isinstance(config, ExperimentConfig)
+    assert config.data.datasets == ["starter"]

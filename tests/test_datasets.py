@@ -1,0 +1,102 @@
+"""Registering datasets: what is recorded, and bad input that must leave no trace."""
+
+import csv
+
+import pytest
+from PIL import Image
+
+from registry import dvc
+from registry.datasets import add_dataset, list_datasets, show_dataset
+from registry.errors import RegistryError
+from tests.conftest import write_dataset
+
+
+def test_manifest_rows_are_recorded_with_hashes_licences_and_consent(workspace, tmp_path):
+    source = write_dataset(tmp_path / "more", count=3, consent={"img01": "withdrawn"})
+    before = dvc.data_version(workspace.root)[0]
+    dataset = add_dataset(workspace, source, "more", source="unit test", license="CC-BY-4.0")
+    detail = show_dataset(workspace, "more")
+    assert dataset.dvc_version != before and dvc.data_version(workspace.root)[0] == dataset.dvc_version
+    assert [i.image_id for i in detail.images] == ["img00", "img01", "img02"]
+    image = detail.images[1]
+    assert image.consent == "withdrawn" and image.license == "CC0-1.0" and image.path == "data/more/img01.png"
+    assert (workspace.root / image.path).read_bytes() == (source / "img01.png").read_bytes()
+    assert (workspace.root / "data/more/MANIFEST.csv").is_file()
+    assert dvc.status_clean(workspace.root)
+
+
+def test_folder_without_manifest_registers_every_image(workspace, tmp_path):
+    source = write_dataset(tmp_path / "plain", count=2)
+    (source / "MANIFEST.csv").unlink()
+    (source / "README.txt").write_text("not an image, not an image suffix")
+    add_dataset(workspace, source, "plain", license="CC0-1.0")
+    images = show_dataset(workspace, "plain").images
+    assert [(i.image_id, i.license, i.consent) for i in images] == [("img00", "CC0-1.0", "unknown"), ("img01", "CC0-1.0", "unknown")]
+
+
+def test_colour_images_record_their_luminance_conversion(workspace, tmp_path):
+    folder = tmp_path / "colour"
+    folder.mkdir()
+    Image.new("RGB", (20, 20), (200, 10, 10)).save(folder / "red.png")
+    add_dataset(workspace, folder, "colour")
+    image = show_dataset(workspace, "colour").images[0]
+    assert image.mode == "RGB" and "ITU-R 601-2" in image.conversion
+
+
+def snapshot(workspace):
+    return (
+        sorted(p.name for p in workspace.data_dir.iterdir()),
+        (workspace.root / dvc.DATA_DVC).read_bytes(),
+        [d.name for d in list_datasets(workspace)],
+    )
+
+
+def manifest_with(folder, rows):
+    with open(folder / "MANIFEST.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image_id", "file"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda f: (f / "img01.png").write_text("this is not a png"), "not an image"),
+        (lambda f: (f / "img01.png").write_bytes((f / "img01.png").read_bytes()[:120]), "unreadable image"),
+        (lambda f: manifest_with(f, [{"image_id": "a", "file": "../outside.png"}]), "leaves the dataset folder"),
+        (lambda f: manifest_with(f, []), "no images to register"),
+        (lambda f: manifest_with(f, [{"image_id": "a", "file": "missing.png"}]), "image not found"),
+        (lambda f: (f / "MANIFEST.csv").write_text("image_id,file,sha256\nx,img00.png," + "0" * 64 + "\n"), "manifest says"),
+    ],
+    ids=["not-an-image", "truncated", "path-escape", "empty-manifest", "missing-file", "hash-mismatch"],
+)
+def test_bad_input_is_refused_and_nothing_is_written(workspace, tmp_path, break_it, message):
+    source = write_dataset(tmp_path / "bad", count=3)
+    (tmp_path / "outside.png").write_bytes((source / "img00.png").read_bytes())
+    break_it(source)
+    before = snapshot(workspace)
+    with pytest.raises(RegistryError, match=message):
+        add_dataset(workspace, source, "bad")
+    assert snapshot(workspace) == before
+
+
+def test_empty_folder_and_duplicate_names_are_refused(workspace, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RegistryError, match="no images to register"):
+        add_dataset(workspace, tmp_path / "empty", "empty")
+    with pytest.raises(RegistryError, match="already registered"):
+        add_dataset(workspace, write_dataset(tmp_path / "again"), "tiny")
+    with pytest.raises(RegistryError, match="invalid dataset name"):
+        add_dataset(workspace, write_dataset(tmp_path / "again"), "../evil")
+
+
+def test_a_failing_dvc_step_rolls_back_the_copy(workspace, tmp_path, monkeypatch):
+    before = snapshot(workspace)
+
+    def broken(root):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(dvc, "add_data", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        add_dataset(workspace, write_dataset(tmp_path / "x"), "x")
+    assert snapshot(workspace) == before
