@@ -111,12 +111,15 @@ def _judge(workspace, run, execution, notes: list[str]) -> AuditResult:
     recorded = [asdict(d) | {"description": d.describe()} for d in differences]
     if not differences:
         return AuditResult(run.id, "IDENTICAL", _with_caveats("every checkpoint and metric is bitwise identical", env_notes, code_differs), [], notes)
+    if not (env_notes or code_differs):
+        # Same code, same environment: any difference at all is a divergence.
+        return AuditResult(run.id, "DIVERGED", f"first difference: {differences[0].describe()}", recorded, notes)
     outside = [d for d in differences if not d.within_tolerance]
-    if (env_notes or code_differs) and not outside:
+    if not outside:
         reason = f"{len(differences)} value(s) differ bitwise, all within the recorded tolerance"
         return AuditResult(run.id, "EQUIVALENT", _with_caveats(reason, env_notes, code_differs), recorded, notes)
-    first = (outside or differences)[0]
-    return AuditResult(run.id, "DIVERGED", f"first difference: {first.describe()}", recorded, notes)
+    reason = _with_caveats(f"first difference beyond tolerance: {outside[0].describe()}", env_notes, code_differs)
+    return AuditResult(run.id, "DIVERGED", reason, recorded, notes)
 
 
 def _with_caveats(reason: str, env_notes: list[str], code_differs: bool) -> str:

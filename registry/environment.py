@@ -139,9 +139,8 @@ def _cpu_flags() -> list[str]:
 
 def installed_packages_hash() -> str:
     """sha256 of the sorted name==version list of every installed distribution."""
-    names = sorted(
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions()
-    )
+    # A set: the same distribution can be visible twice (e.g. an .egg-info in the cwd).
+    names = sorted({f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions()})
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
