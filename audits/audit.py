@@ -108,18 +108,23 @@ def _judge(workspace, run, execution, notes: list[str]) -> AuditResult:
 
     differences: list[Difference] = compare_checkpoints(workspace, run, output, execution.workdir)
     differences += compare_metrics(run, output, skip=skipped)
+    verdict, reason = decide(differences, env_notes, code_differs)
     recorded = [asdict(d) | {"description": d.describe()} for d in differences]
+    return AuditResult(run.id, verdict, reason, recorded, notes)
+
+
+def decide(differences: list[Difference], env_notes: list[str], code_differs: bool) -> tuple[str, str]:
+    """The verdict and its one-line reason, from the differences a re-execution showed."""
     if not differences:
-        return AuditResult(run.id, "IDENTICAL", _with_caveats("every checkpoint and metric is bitwise identical", env_notes, code_differs), [], notes)
+        return "IDENTICAL", _with_caveats("every checkpoint and metric is bitwise identical", env_notes, code_differs)
     if not (env_notes or code_differs):
         # Same code, same environment: any difference at all is a divergence.
-        return AuditResult(run.id, "DIVERGED", f"first difference: {differences[0].describe()}", recorded, notes)
+        return "DIVERGED", f"first difference: {differences[0].describe()}"
     outside = [d for d in differences if not d.within_tolerance]
     if not outside:
         reason = f"{len(differences)} value(s) differ bitwise, all within the recorded tolerance"
-        return AuditResult(run.id, "EQUIVALENT", _with_caveats(reason, env_notes, code_differs), recorded, notes)
-    reason = _with_caveats(f"first difference beyond tolerance: {outside[0].describe()}", env_notes, code_differs)
-    return AuditResult(run.id, "DIVERGED", reason, recorded, notes)
+        return "EQUIVALENT", _with_caveats(reason, env_notes, code_differs)
+    return "DIVERGED", _with_caveats(f"first difference beyond tolerance: {outside[0].describe()}", env_notes, code_differs)
 
 
 def _with_caveats(reason: str, env_notes: list[str], code_differs: bool) -> str:

@@ -205,8 +205,8 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
 
 
 def config_from_dict(raw: dict[str, Any]) -> ExperimentConfig:
-    config = _build(ExperimentConfig, raw, "")
-    return config
+    """Validate a config mapping (as read from YAML or recorded in a run) and resolve defaults."""
+    return _build(ExperimentConfig, raw, "")
 
 
 def _build(cls: type, raw: Any, path: str) -> Any:

@@ -106,6 +106,7 @@ def environment(threads: int) -> dict[str, Any]:
         "scikit_image": skimage.__version__,
         "threads": threads,
         "cpu_model": _cpu_model(),
+        "cpu_flags": sorted(_cpu_flags()),
         "cpu_flags_sha256": hashlib.sha256(" ".join(sorted(_cpu_flags())).encode()).hexdigest(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "machine": platform.machine(),

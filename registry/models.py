@@ -62,10 +62,6 @@ class Image(Base):
 
     dataset: Mapped[Dataset] = relationship(back_populates="images")
 
-    @property
-    def key(self) -> str:
-        return f"{self.dataset.name}/{self.image_id}"
-
 
 class ConsentEvent(Base):
     """History of consent changes: who changed what, when and why."""

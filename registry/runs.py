@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from registry.errors import NotFoundError, RegistryError
-from registry.models import Checkpoint, Run
+from registry.models import Run
 from registry.workspace import Workspace
 
 RUN_LOADS = (
@@ -40,7 +40,3 @@ def list_runs(workspace: Workspace) -> list[Run]:
     with workspace.store().reader() as session:
         query = select(Run).options(selectinload(Run.aggregates), selectinload(Run.audits)).order_by(Run.created_at)
         return list(session.scalars(query))
-
-
-def final_checkpoint(run: Run) -> Checkpoint | None:
-    return run.checkpoints[-1] if run.checkpoints else None

@@ -99,3 +99,41 @@ def test_other_seed_does_not_match_recorded_checkpoints(workspace, tiny_config):
 def test_workspace_fixture_is_a_real_workspace(workspace):
     assert isinstance(workspace, Workspace)
     assert (workspace.root / ".dvc").is_dir() and (workspace.root / "data.dvc").is_file()
+
+
+def _pretend_recorded_elsewhere(session, run_id, metric_delta):
+    """Edit the record as if the run had been made on another machine, one metric off."""
+    run = session.get(Run, run_id)
+    run.environment = run.environment | {"cpu_model": "another CPU", "torch": "0.0-elsewhere"}
+    metric = sorted(run.metrics, key=lambda m: (m.image_key, m.method, m.metric))[0]
+    metric.value += metric_delta
+    return metric
+
+
+def test_environment_difference_within_tolerance_is_equivalent(workspace, tiny_config):
+    run_id = train_run(workspace, tiny_config)
+    with workspace.store().transaction() as session:
+        metric = _pretend_recorded_elsewhere(session, run_id, 1e-4)
+    result = audit_run(workspace, run_id)
+    assert result.verdict == "EQUIVALENT", result.reason
+    assert "the environment differs" in result.reason
+    assert any("cpu_model" in note for note in result.notes)
+    assert result.differences[0]["within_tolerance"] and metric.image_key in result.differences[0]["what"]
+
+
+def test_environment_difference_beyond_tolerance_diverges_naming_the_metric(workspace, tiny_config):
+    run_id = train_run(workspace, tiny_config)
+    with workspace.store().transaction() as session:
+        metric = _pretend_recorded_elsewhere(session, run_id, 1.0)
+    result = audit_run(workspace, run_id)
+    assert result.verdict == "DIVERGED"
+    assert f"{metric.metric} of {metric.method} on {metric.image_key}" in result.reason
+
+
+def test_adding_a_dataset_later_does_not_disturb_an_older_audit(workspace, tiny_config, tmp_path):
+    from registry.datasets import add_dataset
+    from tests.conftest import write_dataset
+
+    run_id = train_run(workspace, tiny_config)
+    add_dataset(workspace, write_dataset(tmp_path / "later", count=3), "later")
+    assert audit_run(workspace, run_id).verdict == "IDENTICAL"

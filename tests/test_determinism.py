@@ -53,3 +53,16 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run():
     assert [c.step for c in resumed] == [8]
     assert resumed[-1].weights == full[-1].weights
     assert resumed[-1].state == full[-1].state
+
+
+def test_early_stopping_ends_on_a_final_checkpoint():
+    # A learning rate too small to move float32 weights: the validation loss never
+    # improves after the first measurement, so patience 2 stops at the third.
+    config = config_from_dict(
+        CONFIG | {"optim": {"lr": 1e-12, "warmup_steps": 0}, "train": CONFIG["train"] | {"steps": 40, "patience": 2}}
+    )
+    images = [synthetic_image(i).astype(np.float32) / 255 for i in range(5)]
+    hooks = Collect()
+    train(config, images[:4], images[4:], hooks)
+    assert [c.step for c in hooks.checkpoints] == [4, 8, 12]
+    assert hooks.checkpoints[-1].final
