@@ -124,7 +124,9 @@ def decide(differences: list[Difference], env_notes: list[str], code_differs: bo
     if not outside:
         reason = f"{len(differences)} value(s) differ bitwise, all within the recorded tolerance"
         return "EQUIVALENT", _with_caveats(reason, env_notes, code_differs)
-    return "DIVERGED", _with_caveats(f"first difference beyond tolerance: {outside[0].describe()}", env_notes, code_differs)
+    return "DIVERGED", _with_caveats(
+        f"first difference beyond tolerance: {outside[0].describe()}", env_notes, code_differs
+    )
 
 
 def _with_caveats(reason: str, env_notes: list[str], code_differs: bool) -> str:

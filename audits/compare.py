@@ -17,8 +17,17 @@ from registry.workspace import Workspace
 
 # Environment keys whose difference can legitimately change floating-point results.
 ENVIRONMENT_KEYS = (
-    "python", "torch", "numpy", "scikit_image", "threads", "cpu_model", "cpu_flags_sha256",
-    "cpu_capability", "machine", "cuda", "installed_packages_sha256",
+    "python",
+    "torch",
+    "numpy",
+    "scikit_image",
+    "threads",
+    "cpu_model",
+    "cpu_flags_sha256",
+    "cpu_capability",
+    "machine",
+    "cuda",
+    "installed_packages_sha256",
 )
 
 
@@ -56,11 +65,19 @@ def compare_checkpoints(workspace: Workspace, run: Run, output: dict, workdir: P
         elif other["sha256"] != checkpoint.sha256:
             distance = relative_distance(workspace.resolve(checkpoint.path), workdir / "checkpoints" / other["file"])
             differences.append(
-                Difference("checkpoint", what, checkpoint.sha256, other["sha256"], distance <= tolerance,
-                           f"relative L2 distance of weights {distance:.3g}, tolerance {tolerance:g}")
+                Difference(
+                    "checkpoint",
+                    what,
+                    checkpoint.sha256,
+                    other["sha256"],
+                    distance <= tolerance,
+                    f"relative L2 distance of weights {distance:.3g}, tolerance {tolerance:g}",
+                )
             )
     for step in sorted(replayed):
-        differences.append(Difference("checkpoint", f"checkpoint at step {step}", "absent", replayed[step]["sha256"], False))
+        differences.append(
+            Difference("checkpoint", f"checkpoint at step {step}", "absent", replayed[step]["sha256"], False)
+        )
     return differences
 
 
@@ -77,9 +94,7 @@ def relative_distance(recorded: Path, replayed: Path) -> float:
 def compare_metrics(run: Run, output: dict, skip: set[str] = frozenset()) -> list[Difference]:
     """Every (image, sigma, method, metric) value, except metrics named in `skip`."""
     tolerances = {name[: -len("_atol")]: value for name, value in run.config["audit"].items() if name.endswith("_atol")}
-    recorded = {
-        (m.image_key, float(m.sigma), m.method, m.metric): m.value for m in run.metrics if m.metric not in skip
-    }
+    recorded = {(m.image_key, float(m.sigma), m.method, m.metric): m.value for m in run.metrics if m.metric not in skip}
     replayed = {
         (m["image"], float(m["sigma"]), m["method"], m["metric"]): m["value"]
         for m in output["metrics"]
@@ -91,10 +106,25 @@ def compare_metrics(run: Run, output: dict, skip: set[str] = frozenset()) -> lis
         what = f"{metric} of {method} on {image} at sigma {sigma:g}"
         expected, actual = recorded.get(k), replayed.get(k)
         if expected is None or actual is None:
-            differences.append(Difference("metric", what, expected if expected is not None else "absent",
-                                          actual if actual is not None else "absent", False))
+            differences.append(
+                Difference(
+                    "metric",
+                    what,
+                    expected if expected is not None else "absent",
+                    actual if actual is not None else "absent",
+                    False,
+                )
+            )
         elif expected != actual:
             tolerance = tolerances.get(metric, 0.0)
-            differences.append(Difference("metric", what, expected, actual, abs(expected - actual) <= tolerance,
-                                          f"difference {abs(expected - actual):.3g}, tolerance {tolerance:g}"))
+            differences.append(
+                Difference(
+                    "metric",
+                    what,
+                    expected,
+                    actual,
+                    abs(expected - actual) <= tolerance,
+                    f"difference {abs(expected - actual):.3g}, tolerance {tolerance:g}",
+                )
+            )
     return differences

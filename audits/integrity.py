@@ -44,7 +44,9 @@ def _check_config(run: Run, result: Integrity) -> None:
     except ConfigError as exc:
         actual = f"invalid ({exc})"
     if actual != run.config_hash:
-        result.failures.append({"kind": "config", "file": f"run {run.id} config", "expected": run.config_hash, "actual": actual})
+        result.failures.append(
+            {"kind": "config", "file": f"run {run.id} config", "expected": run.config_hash, "actual": actual}
+        )
 
 
 def _check_image(workspace: Workspace, run: Run, key: str, relative: str, expected: str, result: Integrity) -> None:
@@ -52,13 +54,25 @@ def _check_image(workspace: Workspace, run: Run, key: str, relative: str, expect
     if not path.is_file():
         inside_data = PurePosixPath(relative).relative_to(dvc.DATA_DIR).as_posix()
         if dvc.restore_file(workspace.root, run.data_version, inside_data):
-            result.notes.append(f"restored missing image {key} ({relative}) from the DVC cache, version {run.data_version}")
+            result.notes.append(
+                f"restored missing image {key} ({relative}) from the DVC cache, version {run.data_version}"
+            )
         else:
-            result.failures.append({"kind": "image", "file": relative, "image": key, "expected": expected, "actual": "missing (not in the DVC cache either)"})
+            result.failures.append(
+                {
+                    "kind": "image",
+                    "file": relative,
+                    "image": key,
+                    "expected": expected,
+                    "actual": "missing (not in the DVC cache either)",
+                }
+            )
             return
     actual = sha256_file(path)
     if actual != expected:
-        result.failures.append({"kind": "image", "file": relative, "image": key, "expected": expected, "actual": actual})
+        result.failures.append(
+            {"kind": "image", "file": relative, "image": key, "expected": expected, "actual": actual}
+        )
 
 
 def _check_file(workspace: Workspace, kind: str, relative: str, expected: str, result: Integrity) -> None:

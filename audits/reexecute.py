@@ -19,11 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audits.replay import SPEC_VERSION
 from registry.environment import PROJECT_ROOT, code_version
 from registry.models import Run
 from registry.tracking import split_files
 from registry.workspace import Workspace
-from audits.replay import SPEC_VERSION
 
 
 @dataclass
@@ -58,32 +58,45 @@ def reexecute(workspace: Workspace, run: Run) -> Iterator[Execution]:
                 stdout=subprocess.DEVNULL,
             )
         output_file = workdir / "output.json"
-        output = json.loads(output_file.read_text()) if output_file.is_file() else {"error": "the re-execution process wrote no output"}
+        output = (
+            json.loads(output_file.read_text())
+            if output_file.is_file()
+            else {"error": "the re-execution process wrote no output"}
+        )
         yield Execution(output, workdir, notes)
 
 
 @contextmanager
 def _code_for(run: Run, workdir: Path) -> Iterator[tuple[Path | None, list[str]]]:
-    recorded = run.code
-    current = code_version()
+    """(folder to put first on PYTHONPATH, or None for the installed code; notes)."""
+    recorded, current = run.code, code_version()
     if current["source_sha256"] == recorded.get("source_sha256"):
         yield None, []
         return
+    differs = (
+        f"the current code (source {current['source_sha256'][:12]}) differs from "
+        f"the recorded code (source {recorded.get('source_sha256', '?')[:12]})"
+    )
     commit = recorded.get("git_commit")
-    differs = f"the current code (source {current['source_sha256'][:12]}) differs from the recorded code (source {recorded.get('source_sha256', '?')[:12]})"
     if not commit:
-        yield None, [f"{differs}; the record names no git commit, so the current code re-ran it"]
+        fallback = "the record names no git commit"
+    elif recorded.get("git_dirty_sha256"):
+        fallback = "the recorded run had uncommitted changes that git cannot restore"
+    elif not _reachable(commit):
+        fallback = f"recorded commit {commit[:12]} is not reachable here"
+    else:
+        tree = workdir / "code"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), commit], cwd=PROJECT_ROOT, check=True, capture_output=True
+        )
+        try:
+            yield tree, [f"{differs}; re-ran recorded commit {commit[:12]} from a temporary git worktree"]
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT_ROOT, capture_output=True)
         return
-    if recorded.get("git_dirty_sha256"):
-        yield None, [f"{differs}; the recorded run had uncommitted changes that git cannot restore, so the current code re-ran it"]
-        return
-    reachable = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=PROJECT_ROOT, capture_output=True)
-    if reachable.returncode != 0:
-        yield None, [f"{differs}; recorded commit {commit[:12]} is not reachable here, so the current code re-ran it"]
-        return
-    tree = workdir / "code"
-    subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=PROJECT_ROOT, capture_output=True, check=True)
-    try:
-        yield tree, [f"{differs}; re-ran recorded commit {commit[:12]} from a temporary git worktree"]
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT_ROOT, capture_output=True)
+    yield None, [f"{differs}; {fallback}, so the current code re-ran it"]
+
+
+def _reachable(commit: str) -> bool:
+    check = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=PROJECT_ROOT, capture_output=True)
+    return check.returncode == 0

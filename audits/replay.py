@@ -29,7 +29,9 @@ def replay(spec: dict, workdir: Path) -> dict:
     from registry.environment import code_version, environment
 
     config = config_from_dict(spec["config"])
-    images = {role: {key: load_gray(workdir / file) for key, file in members} for role, members in spec["images"].items()}
+    images = {
+        role: {key: load_gray(workdir / file) for key, file in members} for role, members in spec["images"].items()
+    }
     checkpoints, losses = [], []
     checkpoint_dir = workdir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
@@ -70,7 +72,11 @@ def main(argv: list[str]) -> int:
     try:
         output = replay(json.loads(spec_path.read_text()), spec_path.parent)
     except Exception as exc:  # reported to the auditor, which turns it into a verdict
-        output = {"spec_version": SPEC_VERSION, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        output = {
+            "spec_version": SPEC_VERSION,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
     out_path.write_text(json.dumps(output))
     return 0 if "error" not in output else 1
 

@@ -58,10 +58,15 @@ def main() -> None:
                     "sigma25": {f"{m}/{k}": v for (m, k), v in at25.items()},
                 }
             )
-            print(f"repeat {repeat}: train {run.train_seconds:.1f} s (command {command_seconds:.1f} s), "
-                  f"audit {audit.seconds:.1f} s, {audit.verdict}", flush=True)
+            print(
+                f"repeat {repeat}: train {run.train_seconds:.1f} s (command {command_seconds:.1f} s), "
+                f"audit {audit.seconds:.1f} s, {audit.verdict}",
+                flush=True,
+            )
 
-    median = {k: statistics.median(r[k] for r in rows) for k in ("train_seconds", "train_command_seconds", "audit_seconds")}
+    median = {
+        k: statistics.median(r[k] for r in rows) for k in ("train_seconds", "train_command_seconds", "audit_seconds")
+    }
     summary = {
         "config": str(args.config),
         "repeats": args.repeats,

@@ -34,7 +34,9 @@ class GaussianFilter:
         """Pick, for each sigma, the width with the best mean PSNR on the validation images."""
         widths = {}
         for sigma in sigmas:
-            noisy = [add_awgn(image, sigma, stream(seed, "tune-gaussian", i, sigma)) for i, image in enumerate(val_images)]
+            noisy = [
+                add_awgn(image, sigma, stream(seed, "tune-gaussian", i, sigma)) for i, image in enumerate(val_images)
+            ]
             scores = [
                 np.mean([psnr(clean, gaussian_filter(n, width, mode="reflect")) for clean, n in zip(val_images, noisy)])
                 for width in GAUSSIAN_WIDTHS

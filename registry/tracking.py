@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import delete
 
 from denoiser.config import ConfigError, ExperimentConfig, config_from_dict, load_config
 from denoiser.evaluation import Evaluation, aggregate, evaluate
@@ -27,11 +26,12 @@ from denoiser.training import Checkpoint as TrainedCheckpoint
 from denoiser.training import DataError, TrainingHooks, check_images, train
 from registry import dvc
 from registry.artifacts import store_state, store_weights
+from registry.datasets import get_dataset
 from registry.db import Store, utcnow
 from registry.environment import code_version, current_user, environment
-from registry.errors import RegistryError
+from registry.errors import NotFoundError, RegistryError
 from registry.manifests import sha256_file
-from registry.models import Checkpoint, Dataset, Image, LossPoint, Metric, Run, RunMetric, SplitImage
+from registry.models import Checkpoint, Image, LossPoint, Metric, Run, RunMetric, SplitImage
 from registry.reporting import Reporter
 from registry.runs import get_run
 from registry.workspace import Workspace
@@ -60,13 +60,36 @@ def train_run(
     reporter: Reporter | None = None,
     hooks: TrainingHooks | None = None,
 ) -> str:
-    """Validate, record and run a training experiment; returns the run id."""
+    """Validate, record and run a training experiment; returns the run id.
+
+    Everything that can be wrong with the input is checked before the run is recorded.
+    """
     reporter = reporter or Reporter()
     try:
         config = load_config(config_path, list(overrides))
     except ConfigError as exc:
         raise RegistryError(str(exc)) from None
     store = workspace.store()
+    split, excluded = _plan_split(store, config, strict, reporter)
+    data = _load_split(
+        workspace,
+        {role: [(key, image.path, image.sha256) for key, image in members] for role, members in split.items()},
+    )
+    try:
+        check_images(config, list(data.train.values()), list(data.val.values()))
+    except DataError as exc:
+        raise RegistryError(str(exc)) from None
+
+    run_id = _record_run(workspace, store, config, config_path, split, excluded)
+    reporter.info(f"run {run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
+    _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
+    return run_id
+
+
+def _plan_split(
+    store: Store, config: ExperimentConfig, strict: bool, reporter: Reporter
+) -> tuple[dict[str, list[tuple[str, Image]]], list[dict]]:
+    """role -> [(key, image)] from the split seed, leaving out withdrawn consent."""
     with store.reader() as session:
         candidates = _candidates(session, config)
     excluded = [
@@ -81,39 +104,38 @@ def train_run(
         reporter.warn(f"leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
     usable = {key: image for key, image in candidates.items() if image.consent != "withdrawn"}
     try:
-        split = make_split(list(usable), config.data.split, config.data.split_seed)
+        keys = make_split(list(usable), config.data.split, config.data.split_seed)
     except SplitError as exc:
         raise RegistryError(str(exc)) from None
-    data = _load_split(workspace, {role: [(k, usable[k].path, usable[k].sha256) for k in split[role]] for role in ROLES})
-    try:
-        check_images(config, list(data.train.values()), list(data.val.values()))
-    except DataError as exc:
-        raise RegistryError(str(exc)) from None
+    return {role: [(key, usable[key]) for key in keys[role]] for role in ROLES}, excluded
 
+
+def _record_run(workspace, store, config, config_path, split, excluded) -> str:
+    """One transaction: the run with its provenance, and its split image by image."""
     run_id = new_run_id()
     version, dvc_sha = dvc.data_version(workspace.root)
     with store.transaction() as session:
-        run = Run(
-            id=run_id,
-            name=config.name,
-            status="running",
-            config=config.to_dict(),
-            config_hash=config.digest(),
-            config_path=str(config_path),
-            seed=config.train.seed,
-            split_seed=config.data.split_seed,
-            user=current_user(workspace.root),
-            data_version=version,
-            data_dvc_sha256=dvc_sha,
-            code=code_version(),
-            environment=environment(config.train.threads),
-            excluded=excluded,
-            created_at=utcnow(),
+        session.add(
+            Run(
+                id=run_id,
+                name=config.name,
+                status="running",
+                config=config.to_dict(),
+                config_hash=config.digest(),
+                config_path=str(config_path),
+                seed=config.train.seed,
+                split_seed=config.data.split_seed,
+                user=current_user(workspace.root),
+                data_version=version,
+                data_dvc_sha256=dvc_sha,
+                code=code_version(),
+                environment=environment(config.train.threads),
+                excluded=excluded,
+                created_at=utcnow(),
+            )
         )
-        session.add(run)
-        for role in ROLES:
-            for position, key in enumerate(split[role]):
-                image = usable[key]
+        for role, members in split.items():
+            for position, (key, image) in enumerate(members):
                 session.add(
                     SplitImage(
                         run_id=run_id,
@@ -125,10 +147,6 @@ def train_run(
                         sha256=image.sha256,
                     )
                 )
-    reporter.info(
-        f"run {run_id}: {len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test images"
-    )
-    _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
     return run_id
 
 
@@ -145,7 +163,10 @@ def resume_run(
     config = recorded_config(run)
     current = code_version()["source_sha256"]
     if current != run.code["source_sha256"]:
-        raise RegistryError(f"run {run.id} was recorded with other code (source {run.code['source_sha256'][:12]}); resume needs the same code")
+        raise RegistryError(
+            f"run {run.id} was recorded with other code (source {run.code['source_sha256'][:12]}); "
+            "resume needs the same code"
+        )
     data = _load_split(workspace, split_files(run))
     last = run.checkpoints[-1] if run.checkpoints else None
     resume = None
@@ -154,7 +175,9 @@ def resume_run(
         _check_hash(resume[0], last.sha256, last.path)
         _check_hash(resume[1], last.state_sha256, last.state_path)
     with store.transaction() as session:
-        session.execute(delete(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0)))
+        session.execute(
+            delete(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0))
+        )
         record = session.get(Run, run.id)
         record.status, record.error, record.resumed = "running", None, record.resumed + 1
     reporter.info(f"resuming run {run.id} from step {last.step if last else 0}")
@@ -184,9 +207,10 @@ def split_files(run: Run) -> dict[str, list[tuple[str, str, str]]]:
 def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
     images: dict[str, Image] = {}
     for name in config.data.datasets:
-        dataset = session.scalar(select(Dataset).where(Dataset.name == name).options(selectinload(Dataset.images)))
-        if dataset is None:
-            raise RegistryError(f"config data.datasets: no dataset named {name!r} (see `registry data list`)")
+        try:
+            dataset = get_dataset(session, name)
+        except NotFoundError as exc:
+            raise RegistryError(f"config data.datasets: {exc} (see `registry data list`)") from None
         for image in dataset.images:
             images[f"{name}/{image.image_id}"] = image
     return images
@@ -254,7 +278,9 @@ def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks,
             weights, state = resume if resume else (None, None)
             model = train(config, list(data.train.values()), list(data.val.values()), recording, weights, state)
         trained = time.perf_counter()
-        reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {', '.join(f'{s:g}' for s in config.eval.sigmas)}")
+        reporter.info(
+            f"evaluating on {len(data.test)} test image(s) at sigma {', '.join(f'{s:g}' for s in config.eval.sigmas)}"
+        )
         result = evaluate(model, config, data.test, list(data.val.values()))
         _finish(store, run_id, result, trained - started, time.perf_counter() - trained)
     except DataError as exc:
@@ -271,7 +297,16 @@ def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks,
 def _finish(store: Store, run_id: str, result: Evaluation, train_seconds: float, eval_seconds: float) -> None:
     with store.transaction() as session:
         for row in result.rows:
-            session.add(Metric(run_id=run_id, image_key=row.image, sigma=row.sigma, method=row.method, metric=row.metric, value=row.value))
+            session.add(
+                Metric(
+                    run_id=run_id,
+                    image_key=row.image,
+                    sigma=row.sigma,
+                    method=row.method,
+                    metric=row.metric,
+                    value=row.value,
+                )
+            )
         for agg in aggregate(result.rows):
             session.add(RunMetric(run_id=run_id, **agg))
         run = session.get(Run, run_id)

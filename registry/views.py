@@ -67,9 +67,7 @@ def audit_view(audit: Audit) -> dict[str, Any]:
 
 def headline(run: Run, sigma: float = 25.0) -> dict[str, float]:
     """Mean test PSNR/SSIM of the model at one sigma, when evaluated."""
-    return {
-        agg.metric: agg.mean for agg in run.aggregates if agg.method == "model" and agg.sigma == sigma
-    }
+    return {agg.metric: agg.mean for agg in run.aggregates if agg.method == "model" and agg.sigma == sigma}
 
 
 def run_summary(run: Run) -> dict[str, Any]:
@@ -90,7 +88,9 @@ def run_summary(run: Run) -> dict[str, Any]:
 def run_detail(run: Run) -> dict[str, Any]:
     splits: dict[str, list[dict]] = {}
     for member in run.splits:
-        splits.setdefault(member.role, []).append({"image": member.image_key, "path": member.path, "sha256": member.sha256})
+        splits.setdefault(member.role, []).append(
+            {"image": member.image_key, "path": member.path, "sha256": member.sha256}
+        )
     return run_summary(run) | {
         "config": run.config,
         "config_path": run.config_path,

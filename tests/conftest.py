@@ -50,8 +50,17 @@ def write_dataset(folder: Path, count: int = 6, consent: dict[str, str] | None =
         image_id = f"img{index:02d}"
         Image.fromarray(synthetic_image(index)).save(folder / f"{image_id}.png")
         status = (consent or {}).get(image_id, "unknown")
-        rows.append({"image_id": image_id, "file": f"{image_id}.png", "license": "CC0-1.0", "consent": status,
-                     "source": "synthetic", "attribution": "tests", "notes": ""})
+        rows.append(
+            {
+                "image_id": image_id,
+                "file": f"{image_id}.png",
+                "license": "CC0-1.0",
+                "consent": status,
+                "source": "synthetic",
+                "attribution": "tests",
+                "notes": "",
+            }
+        )
     with open(folder / "MANIFEST.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -14,13 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.org",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.org",
+    )
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def registry(code: Path, cwd: Path, *argv: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(code), REGISTRY_DB_URL="")
-    return subprocess.run([sys.executable, "-m", "registry.cli", *argv], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "registry.cli", *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
 
 
 def test_changed_code_is_detected_and_the_recorded_commit_is_re_run(tmp_path):
@@ -35,7 +43,10 @@ def test_changed_code_is_detected_and_the_recorded_commit_is_re_run(tmp_path):
 
     workspace = tmp_path / "ws"
     assert registry(code, tmp_path, "init", str(workspace), "--no-starter").returncode == 0
-    assert registry(code, workspace, "data", "add", str(write_dataset(tmp_path / "tiny")), "--name", "tiny").returncode == 0
+    assert (
+        registry(code, workspace, "data", "add", str(write_dataset(tmp_path / "tiny")), "--name", "tiny").returncode
+        == 0
+    )
     (tmp_path / "tiny.yaml").write_text(TINY_CONFIG)
     trained = registry(code, workspace, "train", str(tmp_path / "tiny.yaml"), "--json")
     assert trained.returncode == 0, trained.stderr

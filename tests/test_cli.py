@@ -26,7 +26,9 @@ def test_train_prints_the_run_id_alone_on_the_last_line(workspace, tiny_config, 
     assert detail["environment"]["threads"] == 1 and detail["code"]["source_sha256"]
     assert {a["method"] for a in detail["aggregates"]} == {"model", "noisy", "gaussian"}
     assert "lpips" in detail["evaluation"]["unavailable"] or any(a["metric"] == "lpips" for a in detail["aggregates"])
-    assert len(detail["metrics"]) == len(detail["splits"]["test"]) * 3 * (2 + ("lpips" not in detail["evaluation"]["unavailable"]))
+    assert len(detail["metrics"]) == len(detail["splits"]["test"]) * 3 * (
+        2 + ("lpips" not in detail["evaluation"]["unavailable"])
+    )
 
     code, out, _ = cli(capsys, "train", str(tiny_config), "--set", "train.steps=2", "--json")
     assert code == 0 and set(json.loads(out)) == {"run"}

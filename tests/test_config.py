@@ -38,7 +38,9 @@ def test_types_are_checked(tmp_path):
 
 
 def test_overrides_are_parsed_as_yaml(tmp_path):
-    config = load_config(write(tmp_path, "name: x\n"), ["train.steps=7", "eval.sigmas=[10, 20]", "model.skip_connections=false"])
+    config = load_config(
+        write(tmp_path, "name: x\n"), ["train.steps=7", "eval.sigmas=[10, 20]", "model.skip_connections=false"]
+    )
     assert config.train.steps == 7
     assert config.eval.sigmas == [10.0, 20.0]
     assert config.model.skip_connections is False

@@ -14,7 +14,10 @@ from registry.tracking import train_run
 def test_withdrawn_image_is_never_in_a_split(workspace, tiny_config, seed):
     set_consent(workspace, "tiny/img03", "withdrawn", "subject asked")
     set_consent(workspace, "tiny/img05", "withdrawn")
-    run = show_run(workspace, train_run(workspace, tiny_config, [f"data.split_seed={seed}", "train.steps=1", "train.checkpoint_every=1"]))
+    run = show_run(
+        workspace,
+        train_run(workspace, tiny_config, [f"data.split_seed={seed}", "train.steps=1", "train.checkpoint_every=1"]),
+    )
     used = {member.image_key for member in run.splits}
     assert used == {"tiny/img00", "tiny/img01", "tiny/img02", "tiny/img04"}
     assert [e["image"] for e in run.excluded] == ["tiny/img03", "tiny/img05"]
@@ -35,7 +38,10 @@ def test_consent_changes_are_kept_as_history(workspace):
     set_consent(workspace, "tiny/img02", "granted", "signed release")
     with workspace.store().reader() as session:
         events = session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)).all()
-    assert [(e.previous, e.status, e.note) for e in events] == [("unknown", "withdrawn", "first"), ("withdrawn", "granted", "signed release")]
+    assert [(e.previous, e.status, e.note) for e in events] == [
+        ("unknown", "withdrawn", "first"),
+        ("withdrawn", "granted", "signed release"),
+    ]
 
 
 def test_consent_errors(workspace):

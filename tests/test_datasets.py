@@ -31,7 +31,10 @@ def test_folder_without_manifest_registers_every_image(workspace, tmp_path):
     (source / "README.txt").write_text("not an image, not an image suffix")
     add_dataset(workspace, source, "plain", license="CC0-1.0")
     images = show_dataset(workspace, "plain").images
-    assert [(i.image_id, i.license, i.consent) for i in images] == [("img00", "CC0-1.0", "unknown"), ("img01", "CC0-1.0", "unknown")]
+    assert [(i.image_id, i.license, i.consent) for i in images] == [
+        ("img00", "CC0-1.0", "unknown"),
+        ("img01", "CC0-1.0", "unknown"),
+    ]
 
 
 def test_colour_images_record_their_luminance_conversion(workspace, tmp_path):
@@ -66,7 +69,10 @@ def manifest_with(folder, rows):
         (lambda f: manifest_with(f, [{"image_id": "a", "file": "../outside.png"}]), "leaves the dataset folder"),
         (lambda f: manifest_with(f, []), "no images to register"),
         (lambda f: manifest_with(f, [{"image_id": "a", "file": "missing.png"}]), "image not found"),
-        (lambda f: (f / "MANIFEST.csv").write_text("image_id,file,sha256\nx,img00.png," + "0" * 64 + "\n"), "manifest says"),
+        (
+            lambda f: (f / "MANIFEST.csv").write_text("image_id,file,sha256\nx,img00.png," + "0" * 64 + "\n"),
+            "manifest says",
+        ),
     ],
     ids=["not-an-image", "truncated", "path-escape", "empty-manifest", "missing-file", "hash-mismatch"],
 )

@@ -52,10 +52,16 @@ def test_resume_gives_the_same_final_checkpoint_as_an_uninterrupted_run(workspac
     resumed = show_run(workspace, interrupted)
     assert resumed.status == "finished" and resumed.resumed == 1
     assert [c.sha256 for c in resumed.checkpoints] == [c.sha256 for c in reference.checkpoints]
-    assert [(m.image_key, m.metric, m.value) for m in sorted(resumed.metrics, key=lambda m: (m.image_key, m.method, m.metric))] == [
-        (m.image_key, m.metric, m.value) for m in sorted(reference.metrics, key=lambda m: (m.image_key, m.method, m.metric))
+    assert [
+        (m.image_key, m.metric, m.value)
+        for m in sorted(resumed.metrics, key=lambda m: (m.image_key, m.method, m.metric))
+    ] == [
+        (m.image_key, m.metric, m.value)
+        for m in sorted(reference.metrics, key=lambda m: (m.image_key, m.method, m.metric))
     ]
-    assert [(p.step, p.split, p.value) for p in resumed.losses] == [(p.step, p.split, p.value) for p in reference.losses]
+    assert [(p.step, p.split, p.value) for p in resumed.losses] == [
+        (p.step, p.split, p.value) for p in reference.losses
+    ]
 
 
 def test_finished_runs_cannot_be_resumed(workspace, tiny_config):

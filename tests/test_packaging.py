@@ -28,7 +28,11 @@ def test_wheel_install_runs_from_site_packages(tmp_path):
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)], check=True)
     (wheel,) = wheels.glob("provenoise-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"registry/migrations/env.py", "registry/migrations/versions/0001_initial_schema.py", "registry/starter/manifest.csv"} <= names
+    assert {
+        "registry/migrations/env.py",
+        "registry/migrations/versions/0001_initial_schema.py",
+        "registry/starter/manifest.csv",
+    } <= names
 
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
@@ -36,14 +40,22 @@ def test_wheel_install_runs_from_site_packages(tmp_path):
     registry = [sys.executable, "-m", "registry.cli"]
     # cwd away from the checkout: `python -m` and `-c` put the cwd first on sys.path.
     where = subprocess.run(
-        [sys.executable, "-c", "import registry; print(registry.__file__)"], env=env, cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-c", "import registry; print(registry.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert where.stdout.strip().startswith(str(site))
 
     workspace = tmp_path / "ws"
-    done = subprocess.run([*registry, "init", str(workspace), "--json"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    done = subprocess.run(
+        [*registry, "init", str(workspace), "--json"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
-    listed = subprocess.run([*registry, "data", "list", "--json"], env=env, cwd=workspace, capture_output=True, text=True)
+    listed = subprocess.run(
+        [*registry, "data", "list", "--json"], env=env, cwd=workspace, capture_output=True, text=True
+    )
     assert [(d["name"], d["images"]) for d in json.loads(listed.stdout)] == [("starter", 10)]
 
 

@@ -16,7 +16,11 @@ def register(app: typer.Typer) -> None:
     app.command("audit", epilog="Example: registry audit 20261126-060112-3fa9c1 --json")(audit)
 
 
-def audit(run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")], db: DbOption = None, as_json: JsonOption = False) -> None:
+def audit(
+    run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Check a run's files, re-execute it from its record, and compare.
 
     Exit 0 when IDENTICAL or EQUIVALENT, 1 when DIVERGED or INTEGRITY_FAILED.
@@ -24,8 +28,13 @@ def audit(run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")]
     ui = UI(as_json)
     result = audit_run(find_workspace(db_url=db), run, ui)
     data = {
-        "run": result.run_id, "verdict": result.verdict, "reason": result.reason, "seconds": round(result.seconds, 2),
-        "notes": result.notes, "differences": result.differences, "audit_id": result.audit_id,
+        "run": result.run_id,
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "seconds": round(result.seconds, 2),
+        "notes": result.notes,
+        "differences": result.differences,
+        "audit_id": result.audit_id,
     }
 
     def render() -> None:

@@ -30,9 +30,12 @@ def add(
     folder: Annotated[Path, typer.Argument(help="Folder of images to register.")],
     name: Annotated[str, typer.Option("--name", help="Dataset name (letters, digits, . _ -).")],
     manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="CSV with a 'file' column; default FOLDER/MANIFEST.csv if present.")
+        Path | None,
+        typer.Option("--manifest", help="CSV with a 'file' column; default FOLDER/MANIFEST.csv if present."),
     ] = None,
-    license: Annotated[str | None, typer.Option("--license", help="SPDX id for images the manifest gives none.")] = None,
+    license: Annotated[
+        str | None, typer.Option("--license", help="SPDX id for images the manifest gives none.")
+    ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Where the images come from.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -41,9 +44,13 @@ def add(
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     with ui.progress(f"checking images of {name}", None) as update:
-        dataset = add_dataset(workspace, folder, name, manifest, license, source, lambda n, total: update(n, total=total))
+        dataset = add_dataset(
+            workspace, folder, name, manifest, license, source, lambda n, total: update(n, total=total)
+        )
     summary = dataset_summary(show_dataset(workspace, dataset.name))
-    ui.result(summary, lambda: ui.line(f"registered {summary['name']}: {summary['images']} images in {summary['path']}"))
+    ui.result(
+        summary, lambda: ui.line(f"registered {summary['name']}: {summary['images']} images in {summary['path']}")
+    )
 
 
 @data_app.command("list", epilog="Example: registry data list --json")
@@ -56,7 +63,17 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
         lambda: ui.table(
             "datasets",
             ("name", "images", "license", "consent", "version (DVC)", "added"),
-            [(r["name"], r["images"], r["license"], _consent_counts(r["consent"]), r["dvc_version"][:12], r["added_at"]) for r in rows],
+            [
+                (
+                    r["name"],
+                    r["images"],
+                    r["license"],
+                    _consent_counts(r["consent"]),
+                    r["dvc_version"][:12],
+                    r["added_at"],
+                )
+                for r in rows
+            ],
         ),
     )
 
@@ -66,7 +83,9 @@ def _consent_counts(consent: dict[str, int]) -> str:
 
 
 @data_app.command("show", epilog="Example: registry data show starter")
-def show(name: Annotated[str, typer.Argument(help="Dataset name.")], db: DbOption = None, as_json: JsonOption = False) -> None:
+def show(
+    name: Annotated[str, typer.Argument(help="Dataset name.")], db: DbOption = None, as_json: JsonOption = False
+) -> None:
     """Show a dataset and every image with its hash, licence and consent."""
     ui = UI(as_json)
     detail = dataset_detail(show_dataset(find_workspace(db_url=db), name))
@@ -74,14 +93,25 @@ def show(name: Annotated[str, typer.Argument(help="Dataset name.")], db: DbOptio
     def render() -> None:
         ui.fields(
             f"dataset {name}",
-            [(k, detail[k]) for k in ("images", "path", "license", "source", "content_hash", "dvc_version", "added_by", "added_at")]
+            [
+                (k, detail[k])
+                for k in ("images", "path", "license", "source", "content_hash", "dvc_version", "added_by", "added_at")
+            ]
             + [("consent", _consent_counts(detail["consent"]))],
         )
         ui.table(
             "images",
             ("image", "size", "mode", "license", "consent", "attribution", "sha256"),
             [
-                (i["image_id"], f"{i['width']}x{i['height']}", i["mode"], i["license"], i["consent"], i["attribution"], i["sha256"][:16])
+                (
+                    i["image_id"],
+                    f"{i['width']}x{i['height']}",
+                    i["mode"],
+                    i["license"],
+                    i["consent"],
+                    i["attribution"],
+                    i["sha256"][:16],
+                )
                 for i in detail["image_list"]
             ],
         )
@@ -102,5 +132,11 @@ def consent_set(
     """Set an image's consent status; the change is kept in its history."""
     ui = UI(as_json)
     event = set_consent(find_workspace(db_url=db), image, status, note)
-    data = {"image": image, "previous": event.previous, "status": event.status, "note": event.note, "changed_by": event.changed_by}
+    data = {
+        "image": image,
+        "previous": event.previous,
+        "status": event.status,
+        "note": event.note,
+        "changed_by": event.changed_by,
+    }
     ui.result(data, lambda: ui.line(f"{image}: consent {event.previous} -> {event.status}"))

@@ -30,8 +30,15 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
             "runs",
             ("run", "name", "status", "PSNR@25", "SSIM@25", "train s", "audit"),
             [
-                (r["id"], r["name"], r["status"], r["model_at_sigma_25"].get("psnr"),
-                 r["model_at_sigma_25"].get("ssim"), r["train_seconds"], r["latest_audit"])
+                (
+                    r["id"],
+                    r["name"],
+                    r["status"],
+                    r["model_at_sigma_25"].get("psnr"),
+                    r["model_at_sigma_25"].get("ssim"),
+                    r["train_seconds"],
+                    r["latest_audit"],
+                )
                 for r in rows
             ],
         ),
@@ -39,7 +46,11 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 
 @runs_app.command("show", epilog="Example: registry runs show 20261126-0601 (any unique prefix of the id)")
-def show(run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")], db: DbOption = None, as_json: JsonOption = False) -> None:
+def show(
+    run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show everything recorded about a run."""
     ui = UI(as_json)
     detail = run_detail(show_run(find_workspace(db_url=db), run))
@@ -51,22 +62,40 @@ def render_run(ui: UI, d: dict) -> None:
     ui.fields(
         f"run {d['id']}",
         [
-            ("name", d["name"]), ("status", d["status"]), ("error", d["error"]),
+            ("name", d["name"]),
+            ("status", d["status"]),
+            ("error", d["error"]),
             ("created / finished", f"{d['created_at']} / {d['finished_at']}"),
-            ("ran by", d["user"]), ("config", f"{d['config_path']} (sha256 {d['config_hash'][:16]})"),
+            ("ran by", d["user"]),
+            ("config", f"{d['config_path']} (sha256 {d['config_hash'][:16]})"),
             ("seed / split seed", f"{d['seed']} / {d['split_seed']}"),
             ("data version (DVC)", d["data_version"]),
-            ("code", f"provenoise {code.get('package_version')}, source {code['source_sha256'][:16]}, "
-                     f"commit {(code.get('git_commit') or '-')[:12]}, uncommitted {(code.get('git_dirty_sha256') or 'none')[:12]}"),
-            ("environment", f"python {env['python']}, torch {env['torch']}, numpy {env['numpy']}, "
-                            f"scikit-image {env['scikit_image']}, {env['threads']} threads, {env['cpu_model']}"),
+            (
+                "code",
+                f"provenoise {code.get('package_version')}, source {code['source_sha256'][:16]}, "
+                f"commit {(code.get('git_commit') or '-')[:12]}, "
+                f"uncommitted {(code.get('git_dirty_sha256') or 'none')[:12]}",
+            ),
+            (
+                "environment",
+                f"python {env['python']}, torch {env['torch']}, numpy {env['numpy']}, "
+                f"scikit-image {env['scikit_image']}, {env['threads']} threads, {env['cpu_model']}",
+            ),
             ("train / eval seconds", f"{d['train_seconds'] or 0:.1f} / {d['eval_seconds'] or 0:.1f}"),
             ("resumed", d["resumed"]),
             ("excluded images", ", ".join(f"{e['image']} ({e['reason']})" for e in d["excluded"]) or "none"),
         ],
     )
-    ui.table("split", ("role", "count", "images"), [(role, len(m), ", ".join(x["image"] for x in m)) for role, m in d["splits"].items()])
-    ui.table("checkpoints", ("step", "final", "sha256", "path"), [(c["step"], c["final"], c["sha256"], c["path"]) for c in d["checkpoints"]])
+    ui.table(
+        "split",
+        ("role", "count", "images"),
+        [(role, len(m), ", ".join(x["image"] for x in m)) for role, m in d["splits"].items()],
+    )
+    ui.table(
+        "checkpoints",
+        ("step", "final", "sha256", "path"),
+        [(c["step"], c["final"], c["sha256"], c["path"]) for c in d["checkpoints"]],
+    )
     val = [(p["step"], p["value"]) for p in d["losses"] if p["split"] == "val"]
     train = {p["step"]: p["value"] for p in d["losses"] if p["split"] == "train"}
     ui.table("loss curve", ("step", "train loss", "val loss"), [(step, train.get(step), value) for step, value in val])

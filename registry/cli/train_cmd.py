@@ -27,7 +27,9 @@ def train(
         list[str] | None, typer.Option("--set", help="Override a config field: key=value (repeatable).")
     ] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue a failed or interrupted run.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Refuse to train when any image's consent is withdrawn.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse to train when any image's consent is withdrawn.")
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -35,8 +35,13 @@ class UI(Reporter):
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Callable[..., None]]:
         columns = (
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[detail]}"),
         )
         with Progress(*columns, console=self.err, transient=False) as bar:
             task = bar.add_task(escape(description), total=total, detail="")
