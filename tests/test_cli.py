@@ -103,6 +103,12 @@ def test_invalid_config_names_the_field_and_records_no_run(workspace, tmp_path, 
         assert session.query(Run).count() == 0
 
 
+def test_commands_find_the_workspace_from_a_subfolder(workspace, monkeypatch, capsys):
+    monkeypatch.chdir(workspace.root / "data" / "tiny")
+    code, out, _ = cli(capsys, "data", "list", "--json")
+    assert code == 0 and [d["name"] for d in json.loads(out)] == ["tiny"]
+
+
 def test_outside_a_workspace(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert_one_line_error(*cli(capsys, "runs", "list"), "not inside a registry workspace")
