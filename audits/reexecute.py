@@ -22,7 +22,7 @@ from pathlib import Path
 from audits.replay import SPEC_VERSION
 from registry.environment import PROJECT_ROOT, code_version
 from registry.models import Run
-from registry.tracking import split_files
+from registry.runs import split_files
 from registry.workspace import Workspace
 
 

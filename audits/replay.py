@@ -55,7 +55,7 @@ def replay(spec: dict, workdir: Path) -> dict:
 
     with UI().progress("re-executing training", config.train.steps) as update:
         model = train(config, list(images["train"].values()), list(images["val"].values()), Collect())
-    result = evaluate(model, config, images["test"], list(images["val"].values()))
+    result = evaluate(model, config.eval, config.train.seed, images["test"], list(images["val"].values()))
     return {
         "spec_version": SPEC_VERSION,
         "checkpoints": checkpoints,

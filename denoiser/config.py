@@ -59,31 +59,61 @@ class DataConfig:
 
 @dataclass
 class NoiseConfig:
-    # Additive white Gaussian noise, sigma on the 8-bit scale, drawn per training patch.
-    schedule: Literal["log-uniform", "uniform", "fixed"] = "log-uniform"
-    sigma_min: float = 5.0  # lower end of the training range (or the fixed sigma)
-    sigma_max: float = 50.0  # upper end of the training range
+    # Training noise, drawn per patch. Sigma is on the 8-bit scale.
+    kind: Literal["awgn", "poisson-gaussian", "jpeg"] = "awgn"
+    per: Literal["patch", "image"] = "patch"  # a new level for every patch, or one per source image and step
+    schedule: Literal["log-uniform", "uniform", "fixed"] = "log-uniform"  # AWGN sigma
+    sigma_min: float = 5.0  # lower end of the AWGN range (or the fixed sigma)
+    sigma_max: float = 50.0  # upper end of the AWGN range
+    peak_min: float = 10.0  # Poisson-Gaussian: photons at white, drawn log-uniformly
+    peak_max: float = 100.0
+    read_sigma: float = 2.0  # Poisson-Gaussian: Gaussian read noise
+    jpeg_quality_min: int = 10  # JPEG: quality drawn uniformly in [min, max]
+    jpeg_quality_max: int = 60
 
     def validate(self, path: str) -> None:
         if not 0 < self.sigma_min <= self.sigma_max <= 255:
             raise ConfigError(f"{path}: need 0 < sigma_min <= sigma_max <= 255")
+        if not 0 < self.peak_min <= self.peak_max or self.read_sigma < 0:
+            raise ConfigError(f"{path}: need 0 < peak_min <= peak_max and read_sigma >= 0")
+        if not 1 <= self.jpeg_quality_min <= self.jpeg_quality_max <= 95:
+            raise ConfigError(f"{path}: need 1 <= jpeg_quality_min <= jpeg_quality_max <= 95")
 
 
 @dataclass
 class ModelConfig:
-    name: Literal["unet"] = "unet"  # architecture, see denoiser.networks
+    name: Literal["unet", "dncnn"] = "unet"  # architecture, see denoiser.networks
+    # U-Net (denoiser/networks/unet.py)
     depth: Literal[3, 5, 7] = 3  # number of scales (resolution levels) of the U-Net
-    base_channels: int = 16  # channels at full resolution; doubled at each coarser scale
+    base_channels: int = 16  # channels at full resolution, doubled per coarser scale (DnCNN: every layer)
+    max_channels: int = 512  # cap on the channels of coarse scales; keeps deep U-Nets small
     blocks_per_scale: int = 1  # residual blocks per scale in encoder and decoder
     skip_connections: bool = True  # encoder-to-decoder skips (the U of the U-Net)
-    noise_map: bool = True  # feed sigma as an extra constant input channel
+    norm: Literal["none", "group"] = "none"  # GroupNorm inside residual blocks
+    attention_levels: int = 0  # multi-head self-attention at this many of the deepest scales
+    attention_heads: int = 4
+    # Noise-level conditioning (both U-Net and DnCNN)
+    noise_map: bool = True  # sigma as an extra constant input channel
+    noise_embedding: bool = False  # sinusoidal embedding of sigma added inside every residual block
     target: Literal["residual", "clean"] = "residual"  # what the network predicts
+    # DnCNN (denoiser/networks/dncnn.py)
+    layers: int = 17  # convolution layers
 
     def validate(self, path: str) -> None:
         if not 4 <= self.base_channels <= 256:
             raise ConfigError(f"{path}.base_channels: must be between 4 and 256")
+        if self.max_channels < self.base_channels:
+            raise ConfigError(f"{path}.max_channels: must be at least base_channels ({self.base_channels})")
         if not 1 <= self.blocks_per_scale <= 8:
             raise ConfigError(f"{path}.blocks_per_scale: must be between 1 and 8")
+        if not 0 <= self.attention_levels <= self.depth:
+            raise ConfigError(f"{path}.attention_levels: must be between 0 and depth ({self.depth})")
+        if self.attention_heads < 1:
+            raise ConfigError(f"{path}.attention_heads: must be at least 1")
+        if not 3 <= self.layers <= 40:
+            raise ConfigError(f"{path}.layers: must be between 3 and 40")
+        if self.noise_embedding and self.name == "dncnn":
+            raise ConfigError(f"{path}.noise_embedding: only the U-Net has one; use noise_map with dncnn")
 
 
 @dataclass
@@ -123,13 +153,25 @@ class TrainConfig:
             raise ConfigError(f"{path}.patience: must be >= 0")
 
 
+BaselineName = Literal["gaussian", "wavelet", "tv", "nlm", "bm3d"]
+
+
 @dataclass
 class EvalConfig:
-    sigmas: list[float] = field(default_factory=lambda: [15.0, 25.0, 50.0])  # test noise levels
+    sigmas: list[float] = field(default_factory=lambda: [15.0, 25.0, 50.0])  # test noise levels (AWGN)
+    baselines: list[BaselineName] = field(default_factory=lambda: ["gaussian"])  # scored on the same noisy images
+    # float: the noisy input stays unclipped float (the published protocol); png8: it is
+    # clipped and rounded to 8 bits first, as in the noisy PNG files users actually have.
+    protocol: Literal["float", "png8"] = "float"
+    blind: bool = False  # condition on sigma estimated from each noisy image, not the true one
+    estimator: Literal["pca", "mad"] = "pca"  # noise estimator used in blind mode
+    steps: int = 1  # annealed denoising steps; 1 is the one-step estimate
 
     def validate(self, path: str) -> None:
         if not self.sigmas or not all(0 < s <= 255 for s in self.sigmas):
             raise ConfigError(f"{path}.sigmas: need one or more values in (0, 255]")
+        if not 1 <= self.steps <= 16:
+            raise ConfigError(f"{path}.steps: must be between 1 and 16")
 
 
 @dataclass
@@ -168,9 +210,20 @@ def config_digest(resolved: dict[str, Any]) -> str:
 
 
 def load_config(path: Path, overrides: list[str] = ()) -> ExperimentConfig:
-    """Read a YAML config, apply `key=value` overrides, validate and resolve defaults."""
+    """Read a YAML config, apply `key=value` overrides, validate and resolve defaults.
+
+    A config may start from another with `base: other.yaml` (relative to its own folder);
+    its own fields override the base's, section by section.
+    """
+    raw = _read_with_bases(Path(path), seen=())
+    for override in overrides:
+        apply_override(raw, override)
+    return config_from_dict(raw)
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -181,9 +234,20 @@ def load_config(path: Path, overrides: list[str] = ()) -> ExperimentConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
-    for override in overrides:
-        apply_override(raw, override)
-    return config_from_dict(raw)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in seen:
+        raise ConfigError(f"config {path}: `base` chain loops back to {base_path}")
+    return _merge(_read_with_bases(base_path, (*seen, path.resolve())), raw)
+
+
+def _merge(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in own.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:

@@ -1,32 +1,34 @@
-"""Evaluation of a model and baselines on the very same noisy test images.
+"""Evaluation of a model and classical baselines on the very same noisy test images.
 
 For each test image and sigma, one noisy image is drawn from stream(seed, "eval",
-image key, sigma); the model, the baselines and the noisy input itself are all scored on
-it, so their numbers compare directly. Rows are keyed by (image, sigma, method, metric).
-Timings are reported separately: they are measurements, not results, and an audit does
+image key, sigma) (clipped and rounded to 8 bits under the png8 protocol); the model,
+every baseline and the noisy input itself are scored on it, so their numbers compare
+directly. Rows are keyed by (image, sigma, method, metric). Timings and blind-mode
+sigma estimates are reported beside the rows: they are measurements, and an audit does
 not compare them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from torch import nn
 
-from denoiser.baselines import GaussianFilter
-from denoiser.config import ExperimentConfig
+from denoiser.baselines import BaselineUnavailable, build_baseline
+from denoiser.config import EvalConfig
 from denoiser.determinism import stream
-from denoiser.metrics import Lpips, psnr, ssim
+from denoiser.inference import denoise, estimate_sigma
+from denoiser.metrics import Lpips, psnr, quantize, ssim
 from denoiser.noise import add_awgn
 
 
 @dataclass
 class MetricRow:
     image: str  # image key, e.g. "starter/camera"
-    sigma: float
+    sigma: float  # true noise level
     method: str  # "model", "noisy" or a baseline name
     metric: str  # "psnr", "ssim", "lpips"
     value: float
@@ -35,44 +37,54 @@ class MetricRow:
 @dataclass
 class Evaluation:
     rows: list[MetricRow] = field(default_factory=list)
-    unavailable: dict[str, str] = field(default_factory=dict)  # metric -> reason
-    seconds: dict[str, list[float]] = field(default_factory=dict)  # method -> time per image
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric or baseline -> reason
+    seconds: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # method -> image -> times
+    sigma_used: dict[str, dict[str, float]] = field(default_factory=dict)  # image -> sigma -> estimate (blind)
     baseline_settings: dict[str, dict] = field(default_factory=dict)
 
 
-@torch.no_grad()
-def denoise(model: nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """Run a network on one (H, W) image at a known sigma; returns float32 (H, W)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None, None]
-    return model(tensor, torch.tensor([sigma], dtype=torch.float32))[0, 0].numpy()
+def noisy_input(clean: np.ndarray, key: str, sigma: float, seed: int, protocol: str) -> np.ndarray:
+    """The noisy test image every method gets, for one image key and sigma."""
+    noisy = add_awgn(clean, sigma, stream(seed, "eval", key, sigma))
+    return quantize(noisy).astype(np.float32) if protocol == "png8" else noisy
 
 
 def evaluate(
     model: nn.Module,
-    config: ExperimentConfig,
+    options: EvalConfig,
+    seed: int,
     test_images: dict[str, np.ndarray],
     val_images: list[np.ndarray],
     lpips: Lpips | None = None,
 ) -> Evaluation:
     lpips = lpips or Lpips()
-    seed = config.train.seed
-    gaussian = GaussianFilter.tuned(val_images, config.eval.sigmas, seed)
-    methods = {
-        "model": lambda noisy, sigma: denoise(model, noisy, sigma),
+    result = Evaluation()
+    methods: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+        "model": lambda noisy, sigma: denoise(model, noisy, sigma, options.steps),
         "noisy": lambda noisy, sigma: noisy,
-        gaussian.name: gaussian,
     }
-    result = Evaluation(baseline_settings={gaussian.name: {"filter_std_by_sigma": gaussian.widths}})
+    for name in options.baselines:
+        try:
+            baseline = build_baseline(name, val_images, options.sigmas, seed)
+        except BaselineUnavailable as exc:
+            result.unavailable[name] = str(exc)
+            continue
+        methods[name] = baseline
+        if baseline.settings:
+            result.baseline_settings[name] = {str(s): v for s, v in baseline.settings.items()}
     if not lpips.available:
         result.unavailable["lpips"] = lpips.unavailable_reason
     model.eval()
     for key, clean in test_images.items():
-        for sigma in config.eval.sigmas:
-            noisy = add_awgn(clean, sigma, stream(seed, "eval", key, sigma))
+        for sigma in options.sigmas:
+            noisy = noisy_input(clean, key, sigma, seed, options.protocol)
+            used = estimate_sigma(noisy, options.estimator) if options.blind else sigma
+            if options.blind:
+                result.sigma_used.setdefault(key, {})[str(sigma)] = used
             for method, run in methods.items():
                 started = time.perf_counter()
-                estimate = run(noisy, sigma)
-                result.seconds.setdefault(method, []).append(time.perf_counter() - started)
+                estimate = run(noisy, used)
+                result.seconds.setdefault(method, {}).setdefault(key, []).append(time.perf_counter() - started)
                 scores = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate)}
                 if lpips.available:
                     scores["lpips"] = lpips(clean, estimate)

@@ -14,7 +14,7 @@ import torch
 
 from denoiser.config import DataConfig, NoiseConfig
 from denoiser.determinism import stream
-from denoiser.noise import add_awgn, sample_sigma
+from denoiser.noise import add_noise, apply_noise, draw_level
 
 
 @dataclass
@@ -42,14 +42,18 @@ def sample_batch(
     rng = stream(seed, "batch", step)
     clean, noisy, sigmas = [], [], []
     for _ in range(batch_size):
-        image = images[int(rng.integers(0, len(images)))]
-        patch = random_crop(image, data.patch_size, rng)
+        index = int(rng.integers(0, len(images)))
+        patch = random_crop(images[index], data.patch_size, rng)
         if data.augment:
             patch = dihedral(patch, int(rng.integers(0, 8)))
-        sigma = sample_sigma(noise, rng)
         patch = np.ascontiguousarray(patch)
+        if noise.per == "image":  # every patch of this image in this batch shares one level
+            level = draw_level(noise, stream(seed, "image-level", step, index))
+            noisy_patch, sigma = add_noise(patch, noise, level, rng)
+        else:
+            noisy_patch, sigma = apply_noise(patch, noise, rng)
         clean.append(patch)
-        noisy.append(add_awgn(patch, sigma, rng))
+        noisy.append(noisy_patch)
         sigmas.append(sigma)
     return _to_batch(clean, noisy, sigmas)
 
@@ -61,9 +65,9 @@ def validation_batch(images: list[np.ndarray], data: DataConfig, noise: NoiseCon
         for crop in range(data.val_crops):
             rng = stream(seed, "val", index, crop)
             patch = np.ascontiguousarray(random_crop(image, data.patch_size, rng))
-            sigma = sample_sigma(noise, rng)
+            noisy_patch, sigma = apply_noise(patch, noise, rng)
             clean.append(patch)
-            noisy.append(add_awgn(patch, sigma, rng))
+            noisy.append(noisy_patch)
             sigmas.append(sigma)
     return _to_batch(clean, noisy, sigmas)
 

@@ -86,6 +86,7 @@ class Run(Base):
     config: Mapped[dict[str, Any]]  # fully resolved experiment config
     config_hash: Mapped[str] = mapped_column(String(64))
     config_path: Mapped[str] = mapped_column(Text, default="")  # as given on the command line
+    family: Mapped[str | None] = mapped_column(String(100))  # runs trained together, e.g. by `registry ablate`
     seed: Mapped[int] = mapped_column(Integer)
     split_seed: Mapped[int] = mapped_column(Integer)
     user: Mapped[dict[str, Any]]  # OS user, git identity
@@ -101,12 +102,20 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     resumed: Mapped[int] = mapped_column(Integer, default=0)  # times resumed
     evaluation: Mapped[dict[str, Any] | None]  # unavailable metrics, baseline settings, timings
+    cost: Mapped[dict[str, Any] | None]  # parameters, FLOPs, inference time and memory per size
 
     splits: Mapped[list[SplitImage]] = relationship(order_by="SplitImage.role, SplitImage.position")
     checkpoints: Mapped[list[Checkpoint]] = relationship(order_by="Checkpoint.step")
     losses: Mapped[list[LossPoint]] = relationship(order_by="LossPoint.step, LossPoint.split")
-    metrics: Mapped[list[Metric]] = relationship()
-    aggregates: Mapped[list[RunMetric]] = relationship()
+    # The run's own test-split table (recorded with the run, compared by audits); tables
+    # of later `registry eval` calls hang off their Evaluation instead.
+    metrics: Mapped[list[Metric]] = relationship(
+        primaryjoin="and_(Run.id == Metric.run_id, Metric.evaluation_id.is_(None))", viewonly=True
+    )
+    aggregates: Mapped[list[RunMetric]] = relationship(
+        primaryjoin="and_(Run.id == RunMetric.run_id, RunMetric.evaluation_id.is_(None))", viewonly=True
+    )
+    evaluations: Mapped[list[Evaluation]] = relationship(order_by="Evaluation.created_at", viewonly=True)
     audits: Mapped[list[Audit]] = relationship(order_by="Audit.created_at")
 
 
@@ -151,6 +160,28 @@ class LossPoint(Base):
     value: Mapped[float]
 
 
+class Evaluation(Base):
+    """One `registry eval`: a model and baselines on a dataset, with its options and exclusions."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    dataset: Mapped[str] = mapped_column(String(100))  # a dataset name, or "test split"
+    options: Mapped[dict[str, Any]]  # sigmas, baselines, protocol, blind, estimator, steps
+    include_withdrawn: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text, default="")  # why withdrawn images were included
+    excluded: Mapped[list[Any]]  # images left out, with the reason
+    details: Mapped[dict[str, Any]]  # unavailable metrics, baseline settings, sigma estimates, timings
+    cost: Mapped[dict[str, Any]]  # FLOPs and peak memory per image size
+    user: Mapped[dict[str, Any]]
+    seconds: Mapped[float]
+    created_at: Mapped[datetime]
+
+    metrics: Mapped[list[Metric]] = relationship(viewonly=True)
+    aggregates: Mapped[list[RunMetric]] = relationship(viewonly=True)
+
+
 class Metric(Base):
     """One number: a metric of one method on one image at one sigma."""
 
@@ -158,6 +189,7 @@ class Metric(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"))
     image_key: Mapped[str] = mapped_column(String(300))
     sigma: Mapped[float]
     method: Mapped[str] = mapped_column(String(50))  # model, noisy, gaussian...
@@ -172,12 +204,36 @@ class RunMetric(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"))
     sigma: Mapped[float]
     method: Mapped[str] = mapped_column(String(50))
     metric: Mapped[str] = mapped_column(String(20))
     mean: Mapped[float]
     std: Mapped[float]
     count: Mapped[int] = mapped_column(Integer)
+
+
+class Output(Base):
+    """A denoised image written by `registry denoise` inside the workspace."""
+
+    __tablename__ = "outputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(40))  # the model's run, when the record names one
+    model_sha256: Mapped[str] = mapped_column(String(64))  # weights that produced it
+    input_name: Mapped[str] = mapped_column(Text)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    output_path: Mapped[str] = mapped_column(Text)  # workspace-relative when inside it, else absolute
+    output_sha256: Mapped[str] = mapped_column(String(64))
+    sigma: Mapped[float]
+    sigma_estimated: Mapped[bool]  # True in blind mode
+    estimator: Mapped[str | None] = mapped_column(String(20))
+    steps: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[int] = mapped_column(Integer)
+    signed: Mapped[bool]
+    manifest: Mapped[dict[str, Any] | None]  # provenance manifest, when signed
+    user: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
 
 
 class Audit(Base):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from denoiser.config import ConfigError, ExperimentConfig, config_from_dict
 from registry.errors import NotFoundError, RegistryError
 from registry.models import Run
 from registry.workspace import Workspace
+
+ROLES = ("train", "val", "test")
 
 RUN_LOADS = (
     selectinload(Run.splits),
@@ -16,6 +19,7 @@ RUN_LOADS = (
     selectinload(Run.metrics),
     selectinload(Run.aggregates),
     selectinload(Run.audits),
+    selectinload(Run.evaluations),
 )
 
 
@@ -40,3 +44,22 @@ def list_runs(workspace: Workspace) -> list[Run]:
     with workspace.store().reader() as session:
         query = select(Run).options(selectinload(Run.aggregates), selectinload(Run.audits)).order_by(Run.created_at)
         return list(session.scalars(query))
+
+
+def recorded_config(run: Run) -> ExperimentConfig:
+    """The run's config, after checking it still matches its recorded hash."""
+    try:
+        config = config_from_dict(run.config)
+    except ConfigError as exc:
+        raise RegistryError(f"run {run.id}: recorded config is invalid: {exc}") from None
+    if config.digest() != run.config_hash:
+        raise RegistryError(f"run {run.id}: recorded config does not match its recorded hash")
+    return config
+
+
+def split_files(run: Run) -> dict[str, list[tuple[str, str, str]]]:
+    """role -> [(image key, workspace-relative path, sha256)] in split order."""
+    files: dict[str, list[tuple[str, str, str]]] = {role: [] for role in ROLES}
+    for member in sorted(run.splits, key=lambda m: (m.role, m.position)):
+        files[member.role].append((member.image_key, member.path, member.sha256))
+    return files

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete
 
-from denoiser.config import ConfigError, ExperimentConfig, config_from_dict, load_config
+from denoiser import cost
+from denoiser.config import ConfigError, ExperimentConfig, load_config
 from denoiser.evaluation import Evaluation, aggregate, evaluate
 from denoiser.images import load_gray
 from denoiser.splits import SplitError, make_split
@@ -30,13 +31,12 @@ from registry.datasets import get_dataset
 from registry.db import Store, utcnow
 from registry.environment import code_version, current_user, environment
 from registry.errors import NotFoundError, RegistryError
+from registry.evaluations import evaluation_details, metric_fields, size_costs
 from registry.manifests import sha256_file
 from registry.models import Checkpoint, Image, LossPoint, Metric, Run, RunMetric, SplitImage
 from registry.reporting import Reporter
-from registry.runs import get_run
+from registry.runs import ROLES, get_run, recorded_config, split_files
 from registry.workspace import Workspace
-
-ROLES = ("train", "val", "test")
 
 
 @dataclass
@@ -59,6 +59,7 @@ def train_run(
     strict: bool = False,
     reporter: Reporter | None = None,
     hooks: TrainingHooks | None = None,
+    family: str | None = None,
 ) -> str:
     """Validate, record and run a training experiment; returns the run id.
 
@@ -80,7 +81,7 @@ def train_run(
     except DataError as exc:
         raise RegistryError(str(exc)) from None
 
-    run_id = _record_run(workspace, store, config, config_path, split, excluded)
+    run_id = _record_run(workspace, store, config, config_path, split, excluded, family)
     reporter.info(f"run {run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
     _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
     return run_id
@@ -110,7 +111,7 @@ def _plan_split(
     return {role: [(key, usable[key]) for key in keys[role]] for role in ROLES}, excluded
 
 
-def _record_run(workspace, store, config, config_path, split, excluded) -> str:
+def _record_run(workspace, store, config, config_path, split, excluded, family) -> str:
     """One transaction: the run with its provenance, and its split image by image."""
     run_id = new_run_id()
     version, dvc_sha = dvc.data_version(workspace.root)
@@ -123,6 +124,7 @@ def _record_run(workspace, store, config, config_path, split, excluded) -> str:
                 config=config.to_dict(),
                 config_hash=config.digest(),
                 config_path=str(config_path),
+                family=family,
                 seed=config.train.seed,
                 split_seed=config.data.split_seed,
                 user=current_user(workspace.root),
@@ -183,25 +185,6 @@ def resume_run(
     reporter.info(f"resuming run {run.id} from step {last.step if last else 0}")
     _execute(workspace, store, run.id, config, data, reporter, hooks, resume=resume)
     return run.id
-
-
-def recorded_config(run: Run) -> ExperimentConfig:
-    """The run's config, after checking it still matches its recorded hash."""
-    try:
-        config = config_from_dict(run.config)
-    except ConfigError as exc:
-        raise RegistryError(f"run {run.id}: recorded config is invalid: {exc}") from None
-    if config.digest() != run.config_hash:
-        raise RegistryError(f"run {run.id}: recorded config does not match its recorded hash")
-    return config
-
-
-def split_files(run: Run) -> dict[str, list[tuple[str, str, str]]]:
-    """role -> [(image key, workspace-relative path, sha256)] in split order."""
-    files: dict[str, list[tuple[str, str, str]]] = {role: [] for role in ROLES}
-    for member in sorted(run.splits, key=lambda m: (m.role, m.position)):
-        files[member.role].append((member.image_key, member.path, member.sha256))
-    return files
 
 
 def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
@@ -278,11 +261,15 @@ def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks,
             weights, state = resume if resume else (None, None)
             model = train(config, list(data.train.values()), list(data.val.values()), recording, weights, state)
         trained = time.perf_counter()
-        reporter.info(
-            f"evaluating on {len(data.test)} test image(s) at sigma {', '.join(f'{s:g}' for s in config.eval.sigmas)}"
-        )
-        result = evaluate(model, config, data.test, list(data.val.values()))
-        _finish(store, run_id, result, trained - started, time.perf_counter() - trained)
+        sigmas = ", ".join(f"{s:g}" for s in config.eval.sigmas)
+        reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {sigmas}")
+        result = evaluate(model, config.eval, config.train.seed, data.test, list(data.val.values()))
+        sizes = {key: image.shape for key, image in data.test.items()}
+        details = evaluation_details(result, sizes) | {"cost": size_costs(model, set(sizes.values()))}
+        evaluated = time.perf_counter()
+        reporter.info("measuring compute cost")
+        profile = cost.profile(model)
+        _finish(store, run_id, result, details, profile, trained - started, evaluated - trained)
     except DataError as exc:
         _mark(store, run_id, "failed", str(exc))
         raise RegistryError(str(exc)) from None
@@ -294,30 +281,18 @@ def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks,
         raise
 
 
-def _finish(store: Store, run_id: str, result: Evaluation, train_seconds: float, eval_seconds: float) -> None:
+def _finish(store: Store, run_id: str, result: Evaluation, details: dict, profile: dict, train_s: float, eval_s: float):
+    """One transaction: the whole metric table, the compute cost, and the finished status."""
     with store.transaction() as session:
         for row in result.rows:
-            session.add(
-                Metric(
-                    run_id=run_id,
-                    image_key=row.image,
-                    sigma=row.sigma,
-                    method=row.method,
-                    metric=row.metric,
-                    value=row.value,
-                )
-            )
+            session.add(Metric(run_id=run_id, **metric_fields(row)))
         for agg in aggregate(result.rows):
             session.add(RunMetric(run_id=run_id, **agg))
         run = session.get(Run, run_id)
-        run.evaluation = {
-            "unavailable": result.unavailable,
-            "baselines": result.baseline_settings,
-            "median_seconds_per_image": {method: float(np.median(times)) for method, times in result.seconds.items()},
-        }
+        run.evaluation, run.cost = details, profile
         run.status, run.finished_at = "finished", utcnow()
-        run.train_seconds = (run.train_seconds or 0.0) + train_seconds
-        run.eval_seconds = eval_seconds
+        run.train_seconds = (run.train_seconds or 0.0) + train_s
+        run.eval_seconds = eval_s
 
 
 def _mark(store: Store, run_id: str, status: str, error: str) -> None:

@@ -94,6 +94,7 @@ def run_detail(run: Run) -> dict[str, Any]:
     return run_summary(run) | {
         "config": run.config,
         "config_path": run.config_path,
+        "family": run.family,
         "split_seed": run.split_seed,
         "user": run.user,
         "data_version": run.data_version,
@@ -107,6 +108,7 @@ def run_detail(run: Run) -> dict[str, Any]:
         "resumed": run.resumed,
         "error": run.error,
         "evaluation": run.evaluation,
+        "cost": run.cost,
         "checkpoints": [
             {"step": c.step, "final": c.final, "sha256": c.sha256, "path": c.path, "state_path": c.state_path}
             for c in run.checkpoints
@@ -121,4 +123,16 @@ def run_detail(run: Run) -> dict[str, Any]:
             for m in sorted(run.metrics, key=lambda m: (m.image_key, m.sigma, m.method, m.metric))
         ],
         "audits": [audit_view(a) for a in run.audits],
+        "evaluations": [
+            {
+                "id": e.id,
+                "dataset": e.dataset,
+                "at": _time(e.created_at),
+                "options": e.options,
+                "excluded": e.excluded,
+                "include_withdrawn": e.include_withdrawn,
+                "reason": e.reason,
+            }
+            for e in run.evaluations
+        ],
     }

@@ -9,9 +9,10 @@ from __future__ import annotations
 from torch import nn
 
 from denoiser.config import ModelConfig
+from denoiser.networks.dncnn import DnCNN
 from denoiser.networks.unet import UNet
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"unet": UNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = {"unet": UNet, "dncnn": DnCNN}
 
 
 def build_network(config: ModelConfig) -> nn.Module:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from registry.cli import audit_cmd, data_cmd, runs_cmd, train_cmd, workspace_cmd
+from registry.cli import ablate_cmd, audit_cmd, data_cmd, eval_cmd, model_cmd, runs_cmd, train_cmd, workspace_cmd
 
 app = typer.Typer(
     name="registry",
@@ -28,3 +28,6 @@ data_cmd.register(app)
 train_cmd.register(app)
 runs_cmd.register(app)
 audit_cmd.register(app)
+eval_cmd.register(app)
+model_cmd.register(app)
+ablate_cmd.register(app)

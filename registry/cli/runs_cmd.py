@@ -105,7 +105,24 @@ def render_run(ui: UI, d: dict) -> None:
             ("sigma", "method", "metric", "mean", "std", "n"),
             [(f"{a['sigma']:g}", a["method"], a["metric"], a["mean"], a["std"], a["count"]) for a in d["aggregates"]],
         )
+    if d["cost"]:
+        c = d["cost"]
+        ui.fields(
+            f"compute cost ({c['threads']} threads, median of {c['repeats']})",
+            [("parameters", c["parameters"]), ("GFLOPs per megapixel", c["gflops_per_megapixel"])]
+            + [(f"inference ms, {size}", ms) for size, ms in c["inference_ms"].items()]
+            + [(f"peak memory MB, {size}", mb) for size, mb in c["peak_memory_mb"].items()],
+        )
     for metric, reason in ((d["evaluation"] or {}).get("unavailable") or {}).items():
         ui.line(f"{metric} unavailable: {reason}")
+    if d["evaluations"]:
+        ui.table(
+            "evaluations (registry eval)",
+            ("id", "dataset", "when", "sigmas", "protocol", "left out"),
+            [
+                (e["id"], e["dataset"], e["at"], e["options"]["sigmas"], e["options"]["protocol"], len(e["excluded"]))
+                for e in d["evaluations"]
+            ],
+        )
     if d["audits"]:
         ui.table("audits", ("when", "verdict", "reason"), [(a["at"], a["verdict"], a["reason"]) for a in d["audits"]])

@@ -7,6 +7,7 @@ warnings go to stderr, so `RUN=$(registry train cfg.yaml | tail -n1)` just works
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +23,8 @@ from registry.reporting import Reporter
 class UI(Reporter):
     def __init__(self, json_mode: bool = False):
         self.json_mode = json_mode
-        self.out = Console(soft_wrap=True)
+        # Wide tables stay readable when stdout is a file or a pipe (rich assumes 80 columns).
+        self.out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
         self.err = Console(stderr=True)
 
     # stderr: what is going on
@@ -70,6 +72,11 @@ class UI(Reporter):
             table.add_row(*(escape(_cell(value)) for value in row))
         self.out.print(table)
 
+    def rows_table(self, title: str, rows: Sequence[dict[str, Any]]) -> None:
+        """A table from row dicts that share their keys (the columns)."""
+        if rows:
+            self.table(title, list(rows[0]), [list(row.values()) for row in rows])
+
     def fields(self, title: str, pairs: Sequence[tuple[str, Any]]) -> None:
         """A two-column key/value table."""
         self.table(title, ("field", "value"), pairs)
@@ -79,7 +86,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        if value.is_integer() and abs(value) < 1e4:
+            return f"{value:g}"
+        return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
     return str(value)

@@ -1,0 +1,33 @@
+"""Shared helpers of the benchmark scripts: where the benchmark images are, table output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "bench" / "results"
+
+
+def dataset_files(name: str) -> list[Path]:
+    folder = SHARED / name
+    if not folder.is_dir():
+        raise SystemExit(f"benchmark images not found at {folder} (expected ../shared/datasets/{name})")
+    return sorted(folder.glob("*.png"))
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    def cell(value) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_result(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path

@@ -1,0 +1,35 @@
+"""Using a trained network on whole images: known sigma, blind, or annealed over K steps.
+
+Blind mode estimates sigma from the noisy image itself (denoiser.estimation) and
+conditions the network on the estimate. The K-step annealed mode re-applies the network
+to its own output along a decreasing schedule sigma, sigma/2, sigma/4, ...: each pass
+removes what the previous one left, trading latency for (perceptual) sharpness; K=1 is
+the ordinary one-step estimate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from denoiser.estimation import ESTIMATORS
+
+
+def annealed_sigmas(sigma: float, steps: int) -> list[float]:
+    return [sigma * 0.5**k for k in range(steps)]
+
+
+@torch.no_grad()
+def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -> np.ndarray:
+    """Denoise one (H, W) image at a known sigma; returns float32 (H, W), unclipped."""
+    x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None, None]
+    for level in annealed_sigmas(sigma, steps):
+        x = model(x, torch.tensor([level], dtype=torch.float32))
+    return x[0, 0].numpy()
+
+
+def estimate_sigma(noisy: np.ndarray, estimator: str = "pca") -> float:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown noise estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
+    return ESTIMATORS[estimator](noisy)

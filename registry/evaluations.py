@@ -1,0 +1,184 @@
+"""`registry eval`: a recorded model and the classical baselines on registered datasets.
+
+Every number is recorded (one transaction per evaluation) and written as CSV and JSON
+tables keyed by image id. Images whose consent is withdrawn are left out unless
+`include_withdrawn` is given with a reason, and either way the evaluation records it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from denoiser import cost
+from denoiser.config import ConfigError, EvalConfig, config_from_dict
+from denoiser.evaluation import Evaluation as Result
+from denoiser.evaluation import aggregate, evaluate
+from denoiser.images import load_gray
+from registry.datasets import get_dataset
+from registry.db import utcnow
+from registry.environment import current_user
+from registry.errors import NotFoundError, RegistryError
+from registry.manifests import sha256_file
+from registry.models import Evaluation, Metric, RunMetric
+from registry.reporting import Reporter
+from registry.run_models import load_run_model
+from registry.runs import get_run, split_files
+from registry.workspace import Workspace
+
+TEST_SPLIT = "test split"
+
+
+@dataclass
+class EvalRequest:
+    datasets: list[str]  # empty: the run's own test split
+    overrides: dict  # EvalConfig fields to change from the run's config.eval
+    include_withdrawn: bool = False
+    reason: str = ""
+    out: Path | None = None  # where CSV/JSON tables go; default .registry/evaluations/<id>
+
+
+def evaluate_run(
+    workspace: Workspace, run_ref: str, request: EvalRequest, reporter: Reporter | None = None
+) -> list[int]:
+    """Evaluate a finished run on each requested dataset; returns the evaluation ids."""
+    reporter = reporter or Reporter()
+    if request.include_withdrawn and not request.reason.strip():
+        raise RegistryError("--include-withdrawn needs --reason: why is using withdrawn images justified here?")
+    store = workspace.store()
+    with store.reader() as session:
+        run = get_run(session, run_ref)
+        options = _options(run.config, request.overrides)
+        sources = [_dataset_images(session, name, request.include_withdrawn) for name in request.datasets]
+    config, model, _ = load_run_model(workspace, run)
+    if not sources:
+        sources = [(TEST_SPLIT, [(key, path, sha) for key, path, sha in split_files(run)["test"]], [])]
+    val_images = [_load(workspace, key, path, sha) for key, path, sha in split_files(run)["val"]]
+
+    ids = []
+    for dataset, members, excluded in sources:
+        if excluded:
+            names = ", ".join(e["image"] for e in excluded)
+            reporter.warn(f"{dataset}: leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
+        if not members:
+            raise RegistryError(f"{dataset}: no images left to evaluate")
+        images = {key: _load(workspace, key, path, sha) for key, path, sha in members}
+        reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
+        started = time.perf_counter()
+        result = evaluate(model, options, config.train.seed, images, val_images)
+        sizes = {key: image.shape for key, image in images.items()}
+        costs = size_costs(model, set(sizes.values()))
+        with store.transaction() as session:
+            record = Evaluation(
+                run_id=run.id,
+                dataset=dataset,
+                options=dataclasses.asdict(options),
+                include_withdrawn=request.include_withdrawn,
+                reason=request.reason if request.include_withdrawn else "",
+                excluded=excluded,
+                details=evaluation_details(result, sizes),
+                cost=costs,
+                user=current_user(workspace.root),
+                seconds=time.perf_counter() - started,
+                created_at=utcnow(),
+            )
+            session.add(record)
+            session.flush()
+            for row in result.rows:
+                session.add(Metric(run_id=run.id, evaluation_id=record.id, **metric_fields(row)))
+            for agg in aggregate(result.rows):
+                session.add(RunMetric(run_id=run.id, evaluation_id=record.id, **agg))
+            ids.append(record.id)
+        write_tables(request.out or workspace.registry_dir / "evaluations" / str(record.id), result, record.details)
+    return ids
+
+
+def show_evaluations(workspace: Workspace, ids: list[int]) -> list[Evaluation]:
+    with workspace.store().reader() as session:
+        query = select(Evaluation).where(Evaluation.id.in_(ids)).options(selectinload(Evaluation.metrics))
+        found = {e.id: e for e in session.scalars(query)}
+    return [found[i] for i in ids]
+
+
+def _options(run_config: dict, overrides: dict) -> EvalConfig:
+    try:
+        return config_from_dict(run_config | {"eval": run_config["eval"] | overrides}).eval
+    except ConfigError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+def _dataset_images(session, name: str, include_withdrawn: bool):
+    try:
+        dataset = get_dataset(session, name)
+    except NotFoundError as exc:
+        raise RegistryError(f"--dataset: {exc} (see `registry data list`)") from None
+    members, excluded = [], []
+    for image in dataset.images:
+        key = f"{name}/{image.image_id}"
+        if image.consent == "withdrawn" and not include_withdrawn:
+            excluded.append({"image": key, "reason": "consent withdrawn"})
+        else:
+            members.append((key, image.path, image.sha256))
+    return name, members, excluded
+
+
+def _load(workspace: Workspace, key: str, relative: str, expected: str) -> np.ndarray:
+    path = workspace.resolve(relative)
+    if not path.is_file() or sha256_file(path) != expected:
+        raise RegistryError(f"image {key} at {relative} is missing or changed; `registry audit` can tell which")
+    return load_gray(path)
+
+
+def size_costs(model, shapes: set[tuple[int, int]]) -> dict[str, dict[str, float]]:
+    """FLOPs and peak memory of the model per image size (computed once per size)."""
+    return {
+        f"{h}x{w}": {"gflops": cost.flops(model, h, w) / 1e9, "peak_memory_mb": cost.peak_memory(model, h, w) / 2**20}
+        for h, w in sorted(shapes)
+    }
+
+
+def evaluation_details(result: Result, sizes: dict[str, tuple[int, int]]) -> dict:
+    return {
+        "unavailable": result.unavailable,
+        "baseline_settings": result.baseline_settings,
+        "sigma_used": result.sigma_used,
+        "median_ms": {
+            method: {image: 1000 * float(np.median(times)) for image, times in per_image.items()}
+            for method, per_image in result.seconds.items()
+        },
+        "image_sizes": {key: f"{h}x{w}" for key, (h, w) in sizes.items()},
+    }
+
+
+def metric_fields(row) -> dict:
+    return {"image_key": row.image, "sigma": row.sigma, "method": row.method, "metric": row.metric, "value": row.value}
+
+
+def write_tables(folder: Path, result: Result, details: dict) -> Path:
+    """per_image.csv / per_image.json (one row per image, sigma and method) and summary.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table: dict[tuple, dict] = {}
+    for row in result.rows:
+        entry = table.setdefault(
+            (row.image, row.sigma, row.method),
+            {"image": row.image, "sigma": row.sigma, "method": row.method, "psnr": None, "ssim": None, "lpips": None},
+        )
+        entry[row.metric] = row.value
+    rows = sorted(table.values(), key=lambda r: (r["image"], r["sigma"], r["method"]))
+    for entry in rows:
+        entry["time_ms"] = details["median_ms"].get(entry["method"], {}).get(entry["image"])
+    with open(folder / "per_image.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (folder / "per_image.json").write_text(json.dumps(rows, indent=1))
+    (folder / "summary.json").write_text(json.dumps({"aggregates": aggregate(result.rows), **details}, indent=1))
+    return folder

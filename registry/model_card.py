@@ -1,0 +1,78 @@
+"""A short model card (Mitchell et al. 2019) for an exported model, from its record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -> str:
+    config = run["config"]
+    model, noise = config["model"], config["noise"]
+    cost = run.get("cost") or {}
+    code = run["code"]
+    who = run["user"].get("git_email") or run["user"].get("os_user")
+    commit = code.get("git_commit") or "unknown"
+    if code.get("git_dirty_sha256"):
+        commit += f" plus uncommitted changes (sha256 {code['git_dirty_sha256'][:12]})"
+    lines = [
+        f"# {run['name']}: a provenoise denoiser",
+        "",
+        f"Grayscale image denoiser ({model['name']}, {cost.get('parameters', '?')} parameters) for additive "
+        f"Gaussian noise with sigma {noise['sigma_min']:g} to {noise['sigma_max']:g} on the 8-bit scale, "
+        "conditioned on the noise level (give `--sigma`, or `--blind` to estimate it).",
+        "",
+        "## Use",
+        "",
+        "```sh",
+        "registry denoise THIS_FOLDER noisy.png --out denoised/ --sigma 25",
+        "```",
+        "",
+        "## Provenance",
+        "",
+        f"- Run `{run['id']}`, created {run['created_at']} by {who}",
+        f"- Weights sha256 `{weights_sha256}`",
+        f"- Code: provenoise {code.get('package_version')}, commit {commit}",
+        f"- Latest audit: {run['audits'][-1]['verdict'] if run['audits'] else 'not audited'}",
+        "",
+        "## Training data",
+        "",
+    ]
+    for dataset in data["datasets"]:
+        licenses = ", ".join(f"{lic} ({n})" for lic, n in dataset["licenses"].items())
+        lines.append(
+            f"- **{dataset['name']}**: {dataset['images_used']} images; licences: {licenses}; {dataset['source']}"
+        )
+    if data["research_only"]:
+        lines += [
+            "",
+            "**Research use only.** Some training images are licensed for non-commercial research and "
+            "education only; this model inherits that restriction and must not be used commercially.",
+        ]
+    lines += ["", f"Consent of the images used (as recorded now): {data['consent']}."]
+    if data["excluded_at_training"]:
+        lines.append(
+            f"Left out at training (consent withdrawn): {', '.join(e['image'] for e in data['excluded_at_training'])}."
+        )
+    if data["withdrawn_since_training"]:
+        lines.append(f"Consent withdrawn since training: {', '.join(data['withdrawn_since_training'])}.")
+    at = [a for a in run["aggregates"] if a["method"] == "model" and a["metric"] in ("psnr", "ssim")]
+    if at:
+        lines += ["", "## Results on the run's test split", "", "| sigma | PSNR | SSIM |", "|---|---|---|"]
+        for sigma in sorted({a["sigma"] for a in at}):
+            psnr = next((a["mean"] for a in at if a["sigma"] == sigma and a["metric"] == "psnr"), None)
+            ssim = next((a["mean"] for a in at if a["sigma"] == sigma and a["metric"] == "ssim"), None)
+            lines.append(f"| {sigma:g} | {_fmt(psnr)} | {_fmt(ssim, 4)} |")
+    lines += [
+        "",
+        "## Limitations",
+        "",
+        "- Trained for synthetic white Gaussian noise on grayscale images; real camera noise, colour "
+        "images and noise levels outside the training range are not what it was made for.",
+        "- Colour inputs are denoised as their luminance; the output is grayscale.",
+        "",
+    ]
+    return "\n".join(lines)

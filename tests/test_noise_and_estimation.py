@@ -1,0 +1,88 @@
+"""Noise models behave as their statistics say; estimators find sigma on a smooth image."""
+
+import numpy as np
+import pytest
+
+from denoiser.config import NoiseConfig
+from denoiser.estimation import ESTIMATORS
+from denoiser.noise import (
+    add_awgn,
+    add_poisson_gaussian,
+    apply_noise,
+    jpeg_compress,
+    poisson_gaussian_sigma,
+    sample_sigma,
+)
+
+
+def flat(value: float = 0.5, size: int = 256) -> np.ndarray:
+    return np.full((size, size), value, dtype=np.float32)
+
+
+def smooth(size: int = 192) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size] / size
+    return (0.5 + 0.3 * np.sin(3 * x) * np.cos(2 * y)).astype(np.float32)
+
+
+def test_awgn_has_the_requested_standard_deviation_and_is_not_clipped():
+    noisy = add_awgn(flat(0.02), 25, np.random.default_rng(0))
+    residual = (noisy - 0.02) * 255
+    assert abs(residual.mean()) < 0.3
+    assert abs(residual.std() - 25) < 0.3
+    assert noisy.min() < 0  # the published protocol does not clip the noisy input
+
+
+def test_noise_is_a_function_of_the_seed():
+    a = add_awgn(flat(), 15, np.random.default_rng(7))
+    b = add_awgn(flat(), 15, np.random.default_rng(7))
+    c = add_awgn(flat(), 15, np.random.default_rng(8))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_poisson_gaussian_variance_matches_its_model():
+    clean, peak, read = flat(0.4), 30.0, 3.0
+    noisy = add_poisson_gaussian(clean, peak, read, np.random.default_rng(1))
+    assert abs(noisy.mean() - 0.4) < 0.005
+    expected = poisson_gaussian_sigma(clean, peak, read)
+    assert abs(noisy.std() * 255 - expected) / expected < 0.03
+
+
+def test_jpeg_error_falls_as_quality_rises():
+    image = smooth() + np.random.default_rng(2).standard_normal((192, 192)).astype(np.float32) * 0.05
+    errors = [np.abs(jpeg_compress(image, q) - np.clip(image, 0, 1)).mean() for q in (10, 50, 90)]
+    assert errors[0] > errors[1] > errors[2] > 0
+
+
+def test_sigma_schedules_stay_in_range():
+    rng = np.random.default_rng(3)
+    for schedule in ("log-uniform", "uniform"):
+        draws = [sample_sigma(NoiseConfig(schedule=schedule), rng) for _ in range(2000)]
+        assert 5 <= min(draws) and max(draws) <= 50
+    log_draws = np.array([sample_sigma(NoiseConfig(), rng) for _ in range(4000)])
+    # log-uniform: as many draws in [5, ~15.8] as in [~15.8, 50]
+    assert abs(np.mean(log_draws < np.sqrt(5 * 50)) - 0.5) < 0.03
+    assert sample_sigma(NoiseConfig(schedule="fixed", sigma_min=12), rng) == 12
+
+
+@pytest.mark.parametrize("kind", ["awgn", "poisson-gaussian", "jpeg"])
+def test_every_noise_model_reports_a_conditioning_sigma(kind):
+    noisy, sigma = apply_noise(smooth(), NoiseConfig(kind=kind), np.random.default_rng(4))
+    assert noisy.shape == (192, 192) and noisy.dtype == np.float32
+    assert 0 < sigma < 60
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_estimators_find_sigma_25_on_a_smooth_image(name, seed):
+    noisy = add_awgn(smooth(), 25, np.random.default_rng(seed))
+    assert abs(ESTIMATORS[name](noisy) - 25) < 1.5
+
+
+def test_per_image_levels_are_shared_within_a_batch():
+    from denoiser.config import DataConfig
+    from denoiser.patches import sample_batch
+
+    images = [smooth(64), smooth(64) * 0.5]
+    batch = sample_batch(images, DataConfig(patch_size=16), NoiseConfig(per="image"), 32, seed=0, step=3)
+    per_patch = sample_batch(images, DataConfig(patch_size=16), NoiseConfig(), 32, seed=0, step=3)
+    assert len(set(batch.sigma.tolist())) <= 2 < len(set(per_patch.sigma.tolist()))
