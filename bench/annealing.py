@@ -1,6 +1,6 @@
 """Quality and latency of the K-step annealed mode as K grows.
 
-Usage (inside a workspace): python bench/annealing.py RUN [--dataset set12] [--sigma 25] [--steps 1,2,3,4]
+Usage, from the checkout: python -m bench.annealing RUN --workspace WS [--dataset set12] [--sigma 25] [--steps 1,2,3,4]
 Each K is a recorded `registry eval --steps K` of the run on the dataset (consent
 exclusions apply). Reports mean PSNR, SSIM, LPIPS (when its weights are present) and
 median time per image; writes bench/results/annealing.json.
@@ -9,6 +9,7 @@ median time per image; writes bench/results/annealing.json.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.common import markdown_table, write_result
 from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
@@ -22,8 +23,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="set12")
     parser.add_argument("--sigma", type=float, default=25.0)
     parser.add_argument("--steps", default="1,2,3,4")
+    parser.add_argument("--workspace", type=Path, default=None, help="workspace folder (default: found from the cwd)")
     args = parser.parse_args()
-    workspace = find_workspace()
+    workspace = find_workspace(args.workspace)
 
     rows, results = [], {}
     for steps in [int(k) for k in args.steps.split(",")]:

@@ -1,6 +1,6 @@
 """Quickstart training time against audit time, median over repeats.
 
-Usage: python bench/audit_cost.py [--repeats 3] [--config configs/quickstart.yaml]
+Usage, from the checkout: python -m bench.audit_cost [--repeats 3] [--config configs/quickstart.yaml]
 
 Each repeat trains the config in a fresh temporary workspace and audits the run; the
 audit re-executes training and evaluation, so their ratio is the price of proof. Also

@@ -1,6 +1,6 @@
 """Bias and mean absolute error of each noise estimator on BSD68 at sigma 5, 15, 25, 50.
 
-Usage: python bench/noise_estimation.py
+Usage, from the checkout: python -m bench.noise_estimation
 Each image gets AWGN with a fixed seed per (image, sigma); an estimator's error is
 estimate - true sigma (8-bit scale). Prints a table and writes
 bench/results/noise_estimation.json.

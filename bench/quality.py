@@ -1,7 +1,7 @@
 """Denoising quality and speed of a model against BM3D and the published numbers.
 
-Usage (inside a workspace, e.g. this checkout after `make demo`; needs `pip install bm3d`):
-    python bench/quality.py [--run RUN | --config configs/reference.yaml] [--export models/reference]
+Usage, from the checkout (needs `pip install bm3d`; any workspace will do):
+    python -m bench.quality --workspace WS [--run RUN | --config configs/reference.yaml] [--export models/reference]
 
 Registers train400, bsd68 and set12 from ../shared/datasets when missing, trains the
 config (unless --run names a finished run), then evaluates with `registry eval` on BSD68
@@ -104,10 +104,11 @@ def main() -> None:
     parser.add_argument("--run", help="a finished run to evaluate instead of training one")
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "reference.yaml")
     parser.add_argument("--export", type=Path, help="export the model to this folder afterwards")
+    parser.add_argument("--workspace", type=Path, default=None, help="workspace folder (default: found from the cwd)")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    workspace = find_workspace()
+    workspace = find_workspace(args.workspace)
     ensure_datasets(workspace)
     run_id = args.run or train_run(workspace, args.config)
     run = show_run(workspace, run_id)
