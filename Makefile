@@ -21,25 +21,37 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: $(INSTALLED)
+# c2pa-ts, an independent C2PA implementation the tests check signed files with (Node.js).
+INTEROP := tests/interop/node_modules/.package-lock.json
+
+$(INTEROP): tests/interop/package-lock.json
+	cd tests/interop && npm ci --ignore-scripts --no-audit --no-fund
+
+test: $(INSTALLED) $(INTEROP)
 	$(BIN)/python -m pytest
 
-# Set up this checkout as a workspace, train the quickstart model, show its record and
-# audit it by re-executing it from the record.
+# Set up this checkout as a workspace, train the quickstart model, show its record,
+# audit it by re-executing it from the record, then denoise a noisy photo with it,
+# sign the output with C2PA and verify the signature.
 demo: $(INSTALLED)
 	$(REGISTRY) init .
 	@set -e; \
 	run=$$($(REGISTRY) train configs/quickstart.yaml | tail -n 1); \
 	$(REGISTRY) runs show $$run; \
 	$(REGISTRY) audit $$run; \
+	noisy=$$($(REGISTRY) noise data/starter/camera.png --level 25 --out demo); \
+	$(REGISTRY) denoise $$run $$noisy --out demo/denoised --sigma 25; \
+	$(REGISTRY) verify demo/denoised/camera.png; \
 	echo; \
-	echo "Done. Workspace: $(CURDIR) (database and checkpoints in .registry/, data in data/ tracked by data.dvc)"; \
-	echo "Run $$run is recorded, evaluated and audited. Try next:"; \
+	echo "Done. Workspace: $(CURDIR) (database, checkpoints and signing keys in .registry/, data in data/ tracked by data.dvc)"; \
+	echo "Run $$run is recorded, evaluated, audited; demo/denoised/camera.png is its signed output. Try next:"; \
 	echo "  $(REGISTRY) runs list"; \
 	echo "  $(REGISTRY) runs show $$run --json"; \
+	echo "  $(REGISTRY) eval $$run --dataset starter --baselines gaussian,wavelet,tv,nlm"; \
+	echo "  $(REGISTRY) denoise models/reference $$noisy --out demo/reference --sigma 25"; \
 	echo "  $(REGISTRY) data add ../shared/datasets/set12 --name set12"; \
 	echo "  $(REGISTRY) consent set set12/08 --status withdrawn --note 'subject asked'"; \
-	echo "  $(REGISTRY) train configs/quickstart.yaml --set train.seed=1"
+	echo "  $(REGISTRY) keys show"
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: $(INSTALLED)

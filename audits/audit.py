@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-from audits.compare import Difference, compare_checkpoints, compare_metrics, environment_differences
+from audits.compare import Difference, compare_checkpoints, compare_metrics
 from audits.integrity import check_integrity
 from audits.reexecute import reexecute
+from audits.replay import SPEC_VERSION
 from registry.db import utcnow
-from registry.environment import code_version, current_user, environment
+from registry.environment import code_version, current_user, environment, environment_differences
 from registry.errors import RegistryError
 from registry.models import Audit
 from registry.reporting import Reporter
@@ -57,7 +58,7 @@ def audit_run(workspace: Workspace, run_ref: str, reporter: Reporter | None = No
     integrity = check_integrity(workspace, run)
     notes = list(integrity.notes)
     current_code = code_version()
-    current_env = environment(run.config["train"]["threads"])
+    current_env = environment(run.config.get("train", {}).get("threads", 0))
     if not integrity.ok:
         first = integrity.failures[0]
         result = AuditResult(
@@ -98,6 +99,10 @@ def _judge(workspace, run, execution, notes: list[str]) -> AuditResult:
     output = execution.output
     if "error" in output:
         return AuditResult(run.id, "DIVERGED", f"the re-execution failed: {output['error']}", notes=notes)
+    if output.get("spec_version") != SPEC_VERSION:
+        notes.append(
+            f"the re-executing code speaks replay format {output.get('spec_version')}, this audit {SPEC_VERSION}"
+        )
 
     env_notes = environment_differences(run.environment, output["environment"])
     notes += [f"environment differs: {n}" for n in env_notes]
@@ -137,7 +142,7 @@ def _with_caveats(reason: str, env_notes: list[str], code_differs: bool) -> str:
 
 
 def _unavailable_on_one_side(run, output: dict) -> set[str]:
-    """A metric unavailable on either side only (e.g. LPIPS weights absent) is not compared."""
+    """Metrics or baselines unavailable on one side only (LPIPS weights, the bm3d package) are not compared."""
     recorded = set((run.evaluation or {}).get("unavailable") or {})
     replayed = set(output.get("unavailable") or {})
     return recorded ^ replayed

@@ -15,21 +15,6 @@ from safetensors.numpy import load_file
 from registry.models import Run
 from registry.workspace import Workspace
 
-# Environment keys whose difference can legitimately change floating-point results.
-ENVIRONMENT_KEYS = (
-    "python",
-    "torch",
-    "numpy",
-    "scikit_image",
-    "threads",
-    "cpu_model",
-    "cpu_flags_sha256",
-    "cpu_capability",
-    "machine",
-    "cuda",
-    "installed_packages_sha256",
-)
-
 
 @dataclass
 class Difference:
@@ -43,14 +28,6 @@ class Difference:
     def describe(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
         return f"{self.what}: recorded {self.expected}, re-executed {self.actual}{extra}"
-
-
-def environment_differences(recorded: dict, current: dict) -> list[str]:
-    return [
-        f"{key}: recorded {recorded.get(key)!r}, now {current.get(key)!r}"
-        for key in ENVIRONMENT_KEYS
-        if recorded.get(key) != current.get(key)
-    ]
 
 
 def compare_checkpoints(workspace: Workspace, run: Run, output: dict, workdir: Path) -> list[Difference]:
@@ -92,13 +69,17 @@ def relative_distance(recorded: Path, replayed: Path) -> float:
 
 
 def compare_metrics(run: Run, output: dict, skip: set[str] = frozenset()) -> list[Difference]:
-    """Every (image, sigma, method, metric) value, except metrics named in `skip`."""
+    """Every (image, sigma, method, metric) value, except the metrics or methods named in `skip`."""
     tolerances = {name[: -len("_atol")]: value for name, value in run.config["audit"].items() if name.endswith("_atol")}
-    recorded = {(m.image_key, float(m.sigma), m.method, m.metric): m.value for m in run.metrics if m.metric not in skip}
+    recorded = {
+        (m.image_key, float(m.sigma), m.method, m.metric): m.value
+        for m in run.metrics
+        if m.metric not in skip and m.method not in skip
+    }
     replayed = {
         (m["image"], float(m["sigma"]), m["method"], m["metric"]): m["value"]
         for m in output["metrics"]
-        if m["metric"] not in skip
+        if m["metric"] not in skip and m["method"] not in skip
     }
     differences = []
     for k in sorted(recorded.keys() | replayed.keys()):

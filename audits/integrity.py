@@ -8,10 +8,11 @@ version), and every checkpoint and training-state file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from denoiser.config import ConfigError, config_from_dict
 from registry import dvc
+from registry.errors import RegistryError
 from registry.manifests import sha256_file
 from registry.models import Run
 from registry.workspace import Workspace
@@ -49,11 +50,25 @@ def _check_config(run: Run, result: Integrity) -> None:
         )
 
 
+def _resolve(workspace: Workspace, kind: str, relative: str, expected: str, result: Integrity) -> Path | None:
+    """The recorded path, or None (and a failure) when the record points outside the workspace."""
+    try:
+        return workspace.resolve(relative)
+    except RegistryError:
+        result.failures.append(
+            {"kind": kind, "file": relative, "expected": expected, "actual": "path leaves the workspace"}
+        )
+        return None
+
+
 def _check_image(workspace: Workspace, run: Run, key: str, relative: str, expected: str, result: Integrity) -> None:
-    path = workspace.resolve(relative)
+    path = _resolve(workspace, "image", relative, expected, result)
+    if path is None:
+        return
     if not path.is_file():
-        inside_data = PurePosixPath(relative).relative_to(dvc.DATA_DIR).as_posix()
-        if dvc.restore_file(workspace.root, run.data_version, inside_data):
+        parts = PurePosixPath(relative).parts
+        inside_data = PurePosixPath(*parts[1:]).as_posix() if parts[:1] == (dvc.DATA_DIR,) and len(parts) > 1 else None
+        if inside_data and dvc.restore_file(workspace.root, run.data_version, inside_data):
             result.notes.append(
                 f"restored missing image {key} ({relative}) from the DVC cache, version {run.data_version}"
             )
@@ -76,7 +91,9 @@ def _check_image(workspace: Workspace, run: Run, key: str, relative: str, expect
 
 
 def _check_file(workspace: Workspace, kind: str, relative: str, expected: str, result: Integrity) -> None:
-    path = workspace.resolve(relative)
+    path = _resolve(workspace, kind, relative, expected, result)
+    if path is None:
+        return
     actual = sha256_file(path) if path.is_file() else "missing"
     if actual != expected:
         result.failures.append({"kind": kind, "file": relative, "expected": expected, "actual": actual})

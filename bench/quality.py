@@ -3,7 +3,7 @@
 Usage, from the checkout (needs `pip install bm3d`; any workspace will do):
     python -m bench.quality --workspace WS [--run RUN | --config configs/reference.yaml] [--export models/reference]
 
-Registers train400, bsd68 and set12 from ../shared/datasets when missing, trains the
+Registers train400, bsd68, set12 and nine from ../shared/datasets when missing, trains the
 config (unless --run names a finished run), then evaluates with `registry eval` on BSD68
 and Set12 at sigma 15, 25, 50:
 - `float`: the published protocol (noise added in float, noisy input not clipped);
@@ -11,7 +11,8 @@ and Set12 at sigma 15, 25, 50:
 with BM3D run on the very same noisy images in the same run. Set12 is reported without
 image 08 (consent withdrawn) and, with the override recorded, with it, as published.
 Then times the model, BM3D and non-local means on a 256x256 and a 512x512 image (median
-of 5). Prints the tables and writes bench/results/quality.json.
+of 5). The nine classic images of the seed study get the same treatment (float protocol).
+Prints the tables and writes bench/results/quality.json.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ WITHDRAWN_REASON = "published Set12 numbers include image 08; included only to c
 
 def ensure_datasets(workspace) -> None:
     have = {d.name for d in list_datasets(workspace)}
-    for name in ("train400", "bsd68", "set12"):
+    for name in ("train400", "bsd68", "set12", "nine"):
         if name not in have:
             print(f"registering {name} from {SHARED / name}", flush=True)
             add_dataset(workspace, SHARED / name, name)
@@ -123,6 +124,7 @@ def main() -> None:
         ("set12", "float"): evaluate(workspace, run_id, "set12", "float", everything),
         ("set12+08", "float"): evaluate(workspace, run_id, "set12", "float", ["bm3d"], include_withdrawn=True),
         ("set12", "png8"): evaluate(workspace, run_id, "set12", "png8", ["bm3d"]),
+        ("nine", "float"): evaluate(workspace, run_id, "nine", "float", everything),
     }
     _, network, _ = load_run_model(workspace, run)
     timings = speed(network)

@@ -34,7 +34,9 @@ class TrainingState:
     step: int  # optimizer steps completed
     optimizer: dict[str, Any]  # torch optimizer state_dict
     torch_rng: torch.Tensor  # torch.get_rng_state()
-    history: dict[str, Any] = field(default_factory=dict)  # loss curve, early-stopping counters
+    history: dict[str, Any] = field(
+        default_factory=dict
+    )  # early-stopping counters (best validation loss, bad evaluations)
 
     def to_bytes(self) -> bytes:
         # Scalars travel as a JSON byte tensor, not as safetensors metadata: metadata is

@@ -13,6 +13,7 @@ import hashlib
 import json
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,8 @@ class DataConfig:
     def validate(self, path: str) -> None:
         if not self.datasets:
             raise ConfigError(f"{path}.datasets: name at least one dataset")
+        if not 0 <= self.split_seed < 2**31:
+            raise ConfigError(f"{path}.split_seed: must be in [0, 2**31)")
         if not 16 <= self.patch_size <= 512:
             raise ConfigError(f"{path}.patch_size: must be between 16 and 512, got {self.patch_size}")
         if self.val_crops < 1:
@@ -110,6 +113,13 @@ class ModelConfig:
             raise ConfigError(f"{path}.attention_levels: must be between 0 and depth ({self.depth})")
         if self.attention_heads < 1:
             raise ConfigError(f"{path}.attention_heads: must be at least 1")
+        for level in range(self.depth - self.attention_levels, self.depth):
+            width = min(self.base_channels * 2**level, self.max_channels)
+            if width % self.attention_heads:
+                raise ConfigError(
+                    f"{path}.attention_heads: {self.attention_heads} heads do not divide "
+                    f"the {width} channels of scale {level}"
+                )
         if not 3 <= self.layers <= 40:
             raise ConfigError(f"{path}.layers: must be between 3 and 40")
         if self.noise_embedding and self.name == "dncnn":
@@ -146,6 +156,8 @@ class TrainConfig:
     threads: int = 2  # torch intra-op threads; fixed and recorded for bitwise determinism
 
     def validate(self, path: str) -> None:
+        if not 0 <= self.seed < 2**31:
+            raise ConfigError(f"{path}.seed: must be in [0, 2**31)")
         for name in ("steps", "batch_size", "checkpoint_every", "val_every", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{path}.{name}: must be at least 1")
@@ -209,7 +221,7 @@ def config_digest(resolved: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def load_config(path: Path, overrides: list[str] = ()) -> ExperimentConfig:
+def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read a YAML config, apply `key=value` overrides, validate and resolve defaults.
 
     A config may start from another with `base: other.yaml` (relative to its own folder);
@@ -295,7 +307,7 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
         return _build(hint, value, path)
     if origin is Literal:
         allowed = typing.get_args(hint)
-        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+        if value not in allowed or type(value) is not type(allowed[0]):  # 3.0 is not the depth 3
             raise ConfigError(f"{path}: {value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
         return value
     if origin is list:

@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from skimage.restoration import estimate_sigma
 
 PCA_PATCH = 8  # patch side used by Chen et al.
+PCA_MAX_WINDOWS = 250_000  # beyond this, windows are taken on a regular stride (memory stays ~130 MB)
 
 
 def estimate_mad(noisy: np.ndarray) -> float:
@@ -24,8 +25,12 @@ def estimate_mad(noisy: np.ndarray) -> float:
 
 
 def estimate_pca(noisy: np.ndarray, patch: int = PCA_PATCH) -> float:
-    # (N, patch*patch) matrix of all overlapping patches
-    windows = sliding_window_view(noisy.astype(np.float64), (patch, patch)).reshape(-1, patch * patch)
+    if min(noisy.shape) < 2 * patch:
+        return estimate_mad(noisy)  # too small for a patch covariance; MAD still works
+    # (N, patch*patch) matrix of overlapping patches; on a stride for large images
+    view = sliding_window_view(noisy.astype(np.float32), (patch, patch))
+    stride = max(1, int(np.ceil(np.sqrt(view.shape[0] * view.shape[1] / PCA_MAX_WINDOWS))))
+    windows = view[::stride, ::stride].reshape(-1, patch * patch).astype(np.float64)
     centered = windows - windows.mean(axis=0)
     covariance = centered.T @ centered / len(windows)
     eigenvalues = np.clip(np.linalg.eigvalsh(covariance), 0.0, None)  # ascending

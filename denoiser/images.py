@@ -53,7 +53,7 @@ def _open(path: Path) -> Image.Image:
         raise ImageError(f"image not found: {path}") from None
     except UnidentifiedImageError:
         raise ImageError(f"not an image: {path}") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"unreadable image {path}: {exc}") from None
     if getattr(image, "n_frames", 1) > 1:
         image.close()

@@ -7,8 +7,10 @@ them side by side in the seed study's Table 4.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from denoiser.config import ConfigError, load_config
 from registry.errors import RegistryError
 from registry.reporting import Reporter
 from registry.tracking import new_run_id, train_run
@@ -27,11 +29,16 @@ def variants(folder: Path) -> list[Path]:
 
 
 def ablate(
-    workspace: Workspace, folder: Path, overrides: list[str] = (), reporter: Reporter | None = None
+    workspace: Workspace, folder: Path, overrides: Sequence[str] = (), reporter: Reporter | None = None
 ) -> tuple[str, list[str]]:
     """Train every variant; returns the family id and the run ids in order."""
     reporter = reporter or Reporter()
     configs = variants(folder)
+    for config in configs:  # a bad variant must fail now, not after hours of training the others
+        try:
+            load_config(config, list(overrides))
+        except ConfigError as exc:
+            raise RegistryError(f"{config.name}: {exc}") from None
     family = f"ablation-{new_run_id()}"
     runs = []
     for index, config in enumerate(configs, start=1):

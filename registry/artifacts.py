@@ -11,6 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from denoiser.images import load_gray
+from registry.errors import RegistryError
 from registry.workspace import Workspace
 
 
@@ -39,3 +43,21 @@ def store_state(workspace: Workspace, run_id: str, step: int, state: bytes) -> t
     path = workspace.state_dir(run_id) / f"step-{step:08d}.safetensors"
     write_atomic(path, state)
     return hashlib.sha256(state).hexdigest(), workspace.relative(path)
+
+
+def read_verified(workspace: Workspace, relative: str, expected: str, what: str) -> bytes:
+    """A recorded file's bytes, refusing a missing file or one whose sha256 changed."""
+    path = workspace.resolve(relative)
+    if not path.is_file():
+        raise RegistryError(f"{what} is missing at {relative}; `registry audit` can tell what else changed")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise RegistryError(f"{what} at {relative} changed: sha256 {actual}, recorded {expected}")
+    return data
+
+
+def load_verified_image(workspace: Workspace, key: str, relative: str, expected: str) -> np.ndarray:
+    """A recorded image as a grayscale float array, after checking its hash."""
+    read_verified(workspace, relative, expected, f"image {key}")
+    return load_gray(workspace.resolve(relative))

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,11 +38,19 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(unparseable URL)"
+
+
 def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(normalize_url(url))
-    except (ArgumentError, ImportError) as exc:
-        raise RegistryError(f"invalid database URL {url!r}: {exc}") from None
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise RegistryError(f"invalid database URL {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

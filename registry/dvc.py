@@ -72,10 +72,14 @@ def ensure_initialized(root: Path, subdir: bool) -> bool:
 
 def add_data(root: Path) -> str:
     """`dvc add data`: (re)hash data/ into the cache and rewrite data.dvc; returns the version."""
+    from dvc.exceptions import DvcException
+
     with _quiet():
         repo = _repo(root)
         try:
             repo.add(str(root / DATA_DIR))
+        except DvcException as exc:
+            raise RegistryError(f"dvc add data failed: {exc}") from None
         finally:
             repo.close()
     return data_version(root)[0]
@@ -91,26 +95,28 @@ def data_version(root: Path) -> tuple[str, str]:
     return str(outs[0].get("md5", "")), hashlib.sha256(content).hexdigest()
 
 
-def _cache_path(root: Path, md5: str) -> Path:
-    # DVC 3 cache layout: .dvc/cache/files/md5/<first two hex>/<rest>
-    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-
-
 def restore_file(root: Path, version: str, relpath: str) -> bool:
     """Copy data/<relpath> back from the DVC cache as it was in `version`.
 
     Returns False when the cache does not hold that version or that file.
     """
-    listing = _cache_path(root, version)
-    if not version.endswith(".dir") or not listing.is_file():
-        return False
-    entries = {entry["relpath"]: entry["md5"] for entry in json.loads(listing.read_text())}
-    md5 = entries.get(relpath)
-    if md5 is None or not _cache_path(root, md5).is_file():
+    with _quiet():
+        repo = _repo(root)
+        try:
+            cache = repo.cache.local  # honours a configured cache.dir
+            listing = Path(cache.oid_to_path(version))
+            if not version.endswith(".dir") or not listing.is_file():
+                return False
+            entries = {entry["relpath"]: entry["md5"] for entry in json.loads(listing.read_text())}
+            md5 = entries.get(relpath)
+            stored = Path(cache.oid_to_path(md5)) if md5 else None
+        finally:
+            repo.close()
+    if stored is None or not stored.is_file():
         return False
     target = root / DATA_DIR / relpath
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_cache_path(root, md5), target)
+    shutil.copyfile(stored, target)
     return True
 
 

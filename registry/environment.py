@@ -149,3 +149,28 @@ def lock_hash() -> str | None:
     """sha256 of the lock file the environment was installed from, when it is found."""
     lock = PROJECT_ROOT / LOCK_FILE
     return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
+
+
+# Environment facts whose difference can legitimately change floating-point results.
+RESULT_AFFECTING = (
+    "python",
+    "torch",
+    "numpy",
+    "scikit_image",
+    "threads",
+    "cpu_model",
+    "cpu_flags_sha256",
+    "cpu_capability",
+    "machine",
+    "cuda",
+    "installed_packages_sha256",
+)
+
+
+def environment_differences(recorded: dict, current: dict) -> list[str]:
+    """'key: recorded X, now Y' for every result-affecting fact that differs."""
+    return [
+        f"{key}: recorded {recorded.get(key)!r}, now {current.get(key)!r}"
+        for key in RESULT_AFFECTING
+        if recorded.get(key) != current.get(key)
+    ]

@@ -21,14 +21,13 @@ from sqlalchemy.orm import selectinload
 from denoiser import cost
 from denoiser.config import ConfigError, EvalConfig, config_from_dict
 from denoiser.evaluation import Evaluation as Result
-from denoiser.evaluation import aggregate, evaluate
-from denoiser.images import load_gray
+from denoiser.evaluation import MetricRow, aggregate, evaluate
+from registry.artifacts import load_verified_image
 from registry.datasets import get_dataset
 from registry.db import utcnow
 from registry.environment import current_user
 from registry.errors import NotFoundError, RegistryError
-from registry.manifests import sha256_file
-from registry.models import Evaluation, Metric, RunMetric
+from registry.models import Evaluation, Image, Metric, Run, RunMetric
 from registry.reporting import Reporter
 from registry.run_models import load_run_model
 from registry.runs import get_run, split_files
@@ -49,7 +48,11 @@ class EvalRequest:
 def evaluate_run(
     workspace: Workspace, run_ref: str, request: EvalRequest, reporter: Reporter | None = None
 ) -> list[int]:
-    """Evaluate a finished run on each requested dataset; returns the evaluation ids."""
+    """Evaluate a finished run on each requested dataset; returns the evaluation ids.
+
+    Every image is loaded and hash-checked before any work, and all evaluations of one
+    call are recorded in one transaction.
+    """
     reporter = reporter or Reporter()
     if request.include_withdrawn and not request.reason.strip():
         raise RegistryError("--include-withdrawn needs --reason: why is using withdrawn images justified here?")
@@ -57,48 +60,76 @@ def evaluate_run(
     with store.reader() as session:
         run = get_run(session, run_ref)
         options = _options(run.config, request.overrides)
-        sources = [_dataset_images(session, name, request.include_withdrawn) for name in request.datasets]
+        planned = _plan(session, run, request)
     config, model, _ = load_run_model(workspace, run)
-    if not sources:
-        sources = [(TEST_SPLIT, [(key, path, sha) for key, path, sha in split_files(run)["test"]], [])]
-    val_images = [_load(workspace, key, path, sha) for key, path, sha in split_files(run)["val"]]
-
-    ids = []
-    for dataset, members, excluded in sources:
+    sources = []
+    for dataset, members, excluded in planned:
+        if not members:
+            raise RegistryError(f"{dataset}: no images left to evaluate")
         if excluded:
             names = ", ".join(e["image"] for e in excluded)
             reporter.warn(f"{dataset}: leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
-        if not members:
-            raise RegistryError(f"{dataset}: no images left to evaluate")
-        images = {key: _load(workspace, key, path, sha) for key, path, sha in members}
+        images = {key: load_verified_image(workspace, key, path, sha) for key, path, sha in members}
+        sources.append((dataset, images, excluded))
+    val_images = [load_verified_image(workspace, *member) for member in split_files(run)["val"]]
+    if request.out is not None:
+        _writable(request.out)
+
+    records = []
+    for dataset, images, excluded in sources:
         reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
         started = time.perf_counter()
         result = evaluate(model, options, config.train.seed, images, val_images)
         sizes = {key: image.shape for key, image in images.items()}
-        costs = size_costs(model, set(sizes.values()))
-        with store.transaction() as session:
-            record = Evaluation(
-                run_id=run.id,
-                dataset=dataset,
-                options=dataclasses.asdict(options),
-                include_withdrawn=request.include_withdrawn,
-                reason=request.reason if request.include_withdrawn else "",
-                excluded=excluded,
-                details=evaluation_details(result, sizes),
-                cost=costs,
-                user=current_user(workspace.root),
-                seconds=time.perf_counter() - started,
-                created_at=utcnow(),
-            )
+        record = Evaluation(
+            run_id=run.id,
+            dataset=dataset,
+            options=dataclasses.asdict(options),
+            include_withdrawn=request.include_withdrawn,
+            reason=request.reason if request.include_withdrawn else "",
+            excluded=excluded,
+            details=evaluation_details(result, sizes),
+            cost=size_costs(model, set(sizes.values())),
+            user=current_user(workspace.root),
+            seconds=time.perf_counter() - started,
+            created_at=utcnow(),
+        )
+        records.append((record, result))
+    with store.transaction() as session:
+        for record, result in records:
             session.add(record)
             session.flush()
-            for row in result.rows:
-                session.add(Metric(run_id=run.id, evaluation_id=record.id, **metric_fields(row)))
-            for agg in aggregate(result.rows):
-                session.add(RunMetric(run_id=run.id, evaluation_id=record.id, **agg))
-            ids.append(record.id)
-        write_tables(request.out or workspace.registry_dir / "evaluations" / str(record.id), result, record.details)
-    return ids
+            session.add_all(Metric(run_id=run.id, evaluation_id=record.id, **metric_fields(row)) for row in result.rows)
+            session.add_all(RunMetric(run_id=run.id, evaluation_id=record.id, **agg) for agg in aggregate(result.rows))
+    for record, result in records:
+        folder = workspace.registry_dir / "evaluations" / str(record.id)
+        if request.out is not None:
+            folder = request.out / record.dataset if len(records) > 1 else request.out
+        write_tables(folder, result, record.details)
+    return [record.id for record, _ in records]
+
+
+def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple[str, str, str]], list[dict]]]:
+    """(dataset, [(key, path, sha256)], excluded) for each requested dataset, or the test split."""
+    if request.datasets:
+        return [_dataset_images(session, name, request.include_withdrawn) for name in request.datasets]
+    test = split_files(run)["test"]
+    pks = {m.image_key: m.image_pk for m in run.splits}
+    consent = dict(session.execute(select(Image.id, Image.consent).where(Image.id.in_(pks.values()))).all())
+    members, excluded = [], []
+    for key, path, sha in test:
+        if consent.get(pks[key]) == "withdrawn" and not request.include_withdrawn:
+            excluded.append({"image": key, "reason": "consent withdrawn since training"})
+        else:
+            members.append((key, path, sha))
+    return [(TEST_SPLIT, members, excluded)]
+
+
+def _writable(folder: Path) -> None:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RegistryError(f"--out {folder}: {exc.strerror or exc}") from None
 
 
 def show_evaluations(workspace: Workspace, ids: list[int]) -> list[Evaluation]:
@@ -130,13 +161,6 @@ def _dataset_images(session, name: str, include_withdrawn: bool):
     return name, members, excluded
 
 
-def _load(workspace: Workspace, key: str, relative: str, expected: str) -> np.ndarray:
-    path = workspace.resolve(relative)
-    if not path.is_file() or sha256_file(path) != expected:
-        raise RegistryError(f"image {key} at {relative} is missing or changed; `registry audit` can tell which")
-    return load_gray(path)
-
-
 def size_costs(model, shapes: set[tuple[int, int]]) -> dict[str, dict[str, float]]:
     """FLOPs and peak memory of the model per image size (computed once per size)."""
     return {
@@ -158,7 +182,7 @@ def evaluation_details(result: Result, sizes: dict[str, tuple[int, int]]) -> dic
     }
 
 
-def metric_fields(row) -> dict:
+def metric_fields(row: MetricRow) -> dict:
     return {"image_key": row.image, "sigma": row.sigma, "method": row.method, "metric": row.metric, "value": row.value}
 
 

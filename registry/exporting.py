@@ -22,10 +22,23 @@ from registry.views import run_detail
 from registry.workspace import Workspace
 
 
+def check_target(out: Path, workspace: Workspace, force: bool) -> Path:
+    """The resolved export folder; only an empty folder or an earlier export may be replaced."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise RegistryError(f"{out} exists and is not a folder")
+    if out == workspace.root or out in Path.cwd().resolve().parents or out == Path.cwd().resolve():
+        raise RegistryError(f"refusing to export into {out}: it holds the workspace or the current folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / MODEL_FILE).is_file():
+            raise RegistryError(f"{out} is not empty and is not an exported model; choose another folder")
+        if not force:
+            raise RegistryError(f"{out} already holds an exported model; pass --force to replace it")
+    return out
+
+
 def export_run(workspace: Workspace, run_ref: str, out: Path, force: bool = False) -> Path:
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise RegistryError(f"{out} exists and is not empty; pass --force to replace its contents")
+    out = check_target(out, workspace, force)
     with workspace.store().reader() as session:
         run = get_run(session, run_ref)
         data = training_data(session, run)
@@ -51,7 +64,8 @@ def export_run(workspace: Workspace, run_ref: str, out: Path, force: bool = Fals
     staging.mkdir(parents=True)
     (staging / WEIGHTS_FILE).write_bytes(weights)
     (staging / MODEL_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    record = {key: value for key, value in detail.items() if key != "metrics"}  # per-image rows stay in the registry
+    # Per-image rows stay in the registry; the local path of the config file means nothing elsewhere.
+    record = {key: value for key, value in detail.items() if key not in ("metrics", "config_path")}
     (staging / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     (staging / "MODEL_CARD.md").write_text(model_card(detail, data, digest))
     if out.exists():

@@ -64,7 +64,7 @@ def read_entries(
     for number, row in enumerate(rows, start=1):
         entry = _entry(folder, row, number, manifest, default_license, default_source)
         if entry.image_id in seen:
-            raise RegistryError(f"{manifest}: image_id {entry.image_id!r} appears twice")
+            raise RegistryError(f"{manifest or folder}: image_id {entry.image_id!r} appears twice")
         seen.add(entry.image_id)
         entries.append(entry)
         progress(number, len(rows))

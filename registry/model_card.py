@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+NOISE_NAMES = {"awgn": "additive white Gaussian", "poisson-gaussian": "Poisson-Gaussian", "jpeg": "JPEG compression"}
+
 
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
@@ -21,9 +23,14 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
     lines = [
         f"# {run['name']}: a provenoise denoiser",
         "",
-        f"Grayscale image denoiser ({model['name']}, {cost.get('parameters', '?')} parameters) for additive "
-        f"Gaussian noise with sigma {noise['sigma_min']:g} to {noise['sigma_max']:g} on the 8-bit scale, "
-        "conditioned on the noise level (give `--sigma`, or `--blind` to estimate it).",
+        f"Grayscale image denoiser ({model['name']}, {cost.get('parameters', '?')} parameters) trained on "
+        f"{NOISE_NAMES.get(noise['kind'], noise['kind'])} noise"
+        + (
+            f" with sigma {noise['sigma_min']:g} to {noise['sigma_max']:g} on the 8-bit scale"
+            if noise["kind"] == "awgn"
+            else ""
+        )
+        + ", conditioned on the noise level (give `--sigma`, or `--blind` to estimate it).",
         "",
         "## Use",
         "",
@@ -70,8 +77,8 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
         "",
         "## Limitations",
         "",
-        "- Trained for synthetic white Gaussian noise on grayscale images; real camera noise, colour "
-        "images and noise levels outside the training range are not what it was made for.",
+        f"- Trained for synthetic {NOISE_NAMES.get(noise['kind'], noise['kind'])} noise on grayscale images; "
+        "real camera noise, colour images and noise levels outside the training range are not what it was made for.",
         "- Colour inputs are denoised as their luminance; the output is grayscale.",
         "",
     ]

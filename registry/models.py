@@ -28,7 +28,7 @@ class Dataset(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     path: Mapped[str] = mapped_column(String(500))  # e.g. data/bsd68, relative to the workspace
-    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 over (file, sha256) pairs
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 over sorted (image_id, sha256) pairs
     dvc_version: Mapped[str] = mapped_column(String(100))  # md5 of data/ in data.dvc after adding
     source: Mapped[str] = mapped_column(Text, default="")
     license: Mapped[str] = mapped_column(String(200), default="")
@@ -225,6 +225,7 @@ class Output(Base):
     input_sha256: Mapped[str] = mapped_column(String(64))
     output_path: Mapped[str] = mapped_column(Text)  # workspace-relative when inside it, else absolute
     output_sha256: Mapped[str] = mapped_column(String(64))
+    pixel_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # survives re-encoding
     sigma: Mapped[float]
     sigma_estimated: Mapped[bool]  # True in blind mode
     estimator: Mapped[str | None] = mapped_column(String(20))

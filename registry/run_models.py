@@ -15,6 +15,7 @@ from denoiser.checkpoints import weights_from_bytes
 from denoiser.config import ConfigError, ExperimentConfig, config_from_dict
 from denoiser.determinism import configure
 from denoiser.networks import build_network
+from registry.artifacts import read_verified
 from registry.errors import RegistryError
 from registry.models import Run
 from registry.runs import get_run, recorded_config
@@ -26,14 +27,8 @@ def final_weights(workspace: Workspace, run: Run) -> tuple[bytes, str]:
     if run.status != "finished" or not run.checkpoints:
         raise RegistryError(f"run {run.id} is {run.status}; it has no final model yet")
     checkpoint = run.checkpoints[-1]
-    path = workspace.resolve(checkpoint.path)
-    if not path.is_file():
-        raise RegistryError(f"checkpoint {checkpoint.path} of run {run.id} is missing")
-    weights = path.read_bytes()
-    digest = hashlib.sha256(weights).hexdigest()
-    if digest != checkpoint.sha256:
-        raise RegistryError(f"checkpoint {checkpoint.path} changed: sha256 {digest}, recorded {checkpoint.sha256}")
-    return weights, digest
+    weights = read_verified(workspace, checkpoint.path, checkpoint.sha256, f"final checkpoint of run {run.id}")
+    return weights, checkpoint.sha256
 
 
 def load_model(config: ExperimentConfig, weights: bytes) -> nn.Module:

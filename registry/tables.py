@@ -202,3 +202,17 @@ def table4(runs: list[Run], sigma: float = 25.0) -> list[dict]:
             }
         )
     return rows
+
+
+def evaluation_tables(evaluation_id: int, view: EvalView) -> dict:
+    """Everything `registry eval` reports about one evaluation, as plain data."""
+    return {
+        "evaluation": evaluation_id,
+        "dataset": view.dataset,
+        "excluded": view.excluded,
+        "note": view.note,
+        "unavailable": view.unavailable,
+        "methods": methods_table(view),
+        "table1": [row for sigma in view.sigmas for row in table1(view, sigma)],
+        "table2": table2(view),
+    }

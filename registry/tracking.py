@@ -9,9 +9,9 @@ and `resume_run` continues it from its last checkpoint to the same final bytes.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,18 +21,17 @@ from sqlalchemy import delete
 from denoiser import cost
 from denoiser.config import ConfigError, ExperimentConfig, load_config
 from denoiser.evaluation import Evaluation, aggregate, evaluate
-from denoiser.images import load_gray
+from denoiser.networks import build_network
 from denoiser.splits import SplitError, make_split
 from denoiser.training import Checkpoint as TrainedCheckpoint
 from denoiser.training import DataError, TrainingHooks, check_images, train
 from registry import dvc
-from registry.artifacts import store_state, store_weights
+from registry.artifacts import load_verified_image, read_verified, store_state, store_weights
 from registry.datasets import get_dataset
 from registry.db import Store, utcnow
-from registry.environment import code_version, current_user, environment
+from registry.environment import code_version, current_user, environment, environment_differences
 from registry.errors import NotFoundError, RegistryError
 from registry.evaluations import evaluation_details, metric_fields, size_costs
-from registry.manifests import sha256_file
 from registry.models import Checkpoint, Image, LossPoint, Metric, Run, RunMetric, SplitImage
 from registry.reporting import Reporter
 from registry.runs import ROLES, get_run, recorded_config, split_files
@@ -55,7 +54,7 @@ def new_run_id() -> str:
 def train_run(
     workspace: Workspace,
     config_path: Path,
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
     strict: bool = False,
     reporter: Reporter | None = None,
     hooks: TrainingHooks | None = None,
@@ -78,7 +77,8 @@ def train_run(
     )
     try:
         check_images(config, list(data.train.values()), list(data.val.values()))
-    except DataError as exc:
+        build_network(config.model)  # an architecture that cannot be built fails here, unrecorded
+    except (DataError, ValueError) as exc:
         raise RegistryError(str(exc)) from None
 
     run_id = _record_run(workspace, store, config, config_path, split, excluded, family)
@@ -111,7 +111,15 @@ def _plan_split(
     return {role: [(key, usable[key]) for key in keys[role]] for role in ROLES}, excluded
 
 
-def _record_run(workspace, store, config, config_path, split, excluded, family) -> str:
+def _record_run(
+    workspace: Workspace,
+    store: Store,
+    config: ExperimentConfig,
+    config_path: Path,
+    split: dict[str, list[tuple[str, Image]]],
+    excluded: list[dict],
+    family: str | None,
+) -> str:
     """One transaction: the run with its provenance, and its split image by image."""
     run_id = new_run_id()
     version, dvc_sha = dvc.data_version(workspace.root)
@@ -169,13 +177,19 @@ def resume_run(
             f"run {run.id} was recorded with other code (source {run.code['source_sha256'][:12]}); "
             "resume needs the same code"
         )
+    differences = environment_differences(run.environment, environment(config.train.threads))
+    if differences:
+        raise RegistryError(
+            f"run {run.id} was recorded in another environment ({'; '.join(differences)}); resume it there"
+        )
     data = _load_split(workspace, split_files(run))
     last = run.checkpoints[-1] if run.checkpoints else None
     resume = None
     if last is not None:
-        resume = (workspace.resolve(last.path).read_bytes(), workspace.resolve(last.state_path).read_bytes())
-        _check_hash(resume[0], last.sha256, last.path)
-        _check_hash(resume[1], last.state_sha256, last.state_path)
+        resume = (
+            read_verified(workspace, last.path, last.sha256, f"checkpoint of step {last.step}"),
+            read_verified(workspace, last.state_path, last.state_sha256, f"training state of step {last.step}"),
+        )
     with store.transaction() as session:
         session.execute(
             delete(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0))
@@ -200,30 +214,20 @@ def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
 
 
 def _load_split(workspace: Workspace, files: dict[str, list[tuple[str, str, str]]]) -> SplitData:
-    loaded = {}
-    for role, members in files.items():
-        loaded[role] = {}
-        for key, relative, expected in members:
-            path = workspace.resolve(relative)
-            if not path.is_file():
-                raise RegistryError(f"image {key} is missing at {relative}; `registry audit` can restore it from DVC")
-            actual = sha256_file(path)
-            if actual != expected:
-                raise RegistryError(f"image {key} at {relative} changed: sha256 {actual}, recorded {expected}")
-            loaded[role][key] = load_gray(path)
-    return SplitData(**loaded)
-
-
-def _check_hash(data: bytes, expected: str, relative: str) -> None:
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise RegistryError(f"{relative}: sha256 {actual}, recorded {expected}")
+    return SplitData(
+        **{
+            role: {key: load_verified_image(workspace, key, path, sha) for key, path, sha in members}
+            for role, members in files.items()
+        }
+    )
 
 
 class _RecordingHooks(TrainingHooks):
     """Persists each checkpoint in its own transaction and drives the progress bar."""
 
-    def __init__(self, workspace: Workspace, store: Store, run_id: str, update, inner: TrainingHooks | None):
+    def __init__(
+        self, workspace: Workspace, store: Store, run_id: str, update: Callable[..., None], inner: TrainingHooks | None
+    ):
         self.workspace, self.store, self.run_id, self.update, self.inner = workspace, store, run_id, update, inner
 
     def on_step(self, step: int, total: int, loss: float) -> None:
@@ -253,7 +257,16 @@ class _RecordingHooks(TrainingHooks):
             self.inner.on_checkpoint(checkpoint)
 
 
-def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks, resume) -> None:
+def _execute(
+    workspace: Workspace,
+    store: Store,
+    run_id: str,
+    config: ExperimentConfig,
+    data: SplitData,
+    reporter: Reporter,
+    hooks: TrainingHooks | None,
+    resume: tuple[bytes, bytes] | None,
+) -> None:
     started = time.perf_counter()
     try:
         with reporter.progress(f"training {run_id}", config.train.steps) as update:
@@ -281,7 +294,9 @@ def _execute(workspace, store, run_id, config, data: SplitData, reporter, hooks,
         raise
 
 
-def _finish(store: Store, run_id: str, result: Evaluation, details: dict, profile: dict, train_s: float, eval_s: float):
+def _finish(
+    store: Store, run_id: str, result: Evaluation, details: dict, profile: dict, train_s: float, eval_s: float
+) -> None:
     """One transaction: the whole metric table, the compute cost, and the finished status."""
     with store.transaction() as session:
         for row in result.rows:

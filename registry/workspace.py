@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from provenance.signing import MINING_USES
 from registry import dvc
-from registry.db import Store, migrate
+from registry.db import Store, migrate, safe_url
 from registry.errors import RegistryError
 
 MARKER = ".registry"
@@ -26,6 +27,7 @@ DB_ENV = "REGISTRY_DB_URL"
 class Workspace:
     root: Path
     db_url: str
+    _store: Store | None = field(default=None, repr=False, compare=False)
 
     @property
     def registry_dir(self) -> Path:
@@ -43,9 +45,12 @@ class Workspace:
         return self.registry_dir / "states" / run_id
 
     def store(self) -> Store:
-        store = Store(self.db_url)
-        store.check_schema()
-        return store
+        """The workspace's database, opened (and its schema checked) once."""
+        if self._store is None:
+            store = Store(self.db_url)
+            store.check_schema()
+            self._store = store
+        return self._store
 
     def relative(self, path: Path) -> str:
         """Workspace-relative POSIX path, for storing in the registry."""
@@ -64,6 +69,17 @@ def inside(root: Path, relative: str) -> Path:
     return candidate
 
 
+def read_settings(root: Path) -> dict:
+    """The workspace's own settings (database URL chosen at init, training-mining policy)."""
+    config_file = root / MARKER / CONFIG_FILE
+    return json.loads(config_file.read_text()) if config_file.is_file() else {}
+
+
+def update_settings(root: Path, **changes: str) -> None:
+    settings = read_settings(root) | changes
+    (root / MARKER / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+
+
 def default_db_url(root: Path) -> str:
     return f"sqlite:///{root / MARKER / 'registry.db'}"
 
@@ -74,12 +90,7 @@ def resolve_db_url(root: Path, explicit: str | None) -> str:
         return explicit
     if os.environ.get(DB_ENV):
         return os.environ[DB_ENV]
-    config_file = root / MARKER / CONFIG_FILE
-    if config_file.is_file():
-        url = json.loads(config_file.read_text()).get("db_url")
-        if url:
-            return url
-    return default_db_url(root)
+    return read_settings(root).get("db_url") or default_db_url(root)
 
 
 def find_workspace(start: Path | None = None, db_url: str | None = None) -> Workspace:
@@ -94,12 +105,16 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
 
 
-def init_workspace(path: Path, db_url: str | None = None) -> tuple[Workspace, list[str]]:
+def init_workspace(
+    path: Path, db_url: str | None = None, training_mining: str | None = None
+) -> tuple[Workspace, list[str]]:
     """Create or adopt a workspace at `path`; returns it and what was done.
 
     Git and DVC are initialised only when missing; migrations bring the database to the
     current schema. Safe to run again on an existing workspace.
     """
+    if training_mining and training_mining not in MINING_USES:
+        raise RegistryError(f"--training-mining must be one of {', '.join(MINING_USES)}, got {training_mining!r}")
     root = Path(path).resolve()
     if root.exists() and not root.is_dir():
         raise RegistryError(f"{root} exists and is not a folder")
@@ -122,22 +137,15 @@ def init_workspace(path: Path, db_url: str | None = None) -> tuple[Workspace, li
     # The database, checkpoints and training states are not for git.
     (marker / ".gitignore").write_text("*\n")
     if db_url:
-        (marker / CONFIG_FILE).write_text(json.dumps({"db_url": db_url}, indent=2) + "\n")
+        update_settings(root, db_url=db_url)
+    if training_mining:
+        update_settings(root, training_mining=training_mining)
+        done.append(f"training-mining policy for signed outputs: {training_mining}")
     workspace = Workspace(root, resolve_db_url(root, db_url))
     store = Store(workspace.db_url)
     try:
         migrate(store.engine)
     finally:
         store.close()
-    done.append(f"registry database ready ({_describe_url(workspace.db_url)})")
+    done.append(f"registry database ready ({safe_url(workspace.db_url)})")
     return workspace, done
-
-
-def _describe_url(url: str) -> str:
-    """The URL without any password, for printing."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "database"

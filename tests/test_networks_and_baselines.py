@@ -8,7 +8,7 @@ from denoiser import baselines, cost
 from denoiser.config import config_from_dict
 from denoiser.determinism import configure
 from denoiser.metrics import psnr
-from denoiser.networks import build_network, count_parameters
+from denoiser.networks import build_network
 from denoiser.noise import add_awgn
 from tests.conftest import synthetic_image
 
@@ -54,7 +54,7 @@ def test_dncnn_has_the_published_size():
     model = build_network(
         config_from_dict({"model": {"name": "dncnn", "base_channels": 64, "layers": 17, "noise_map": False}}).model
     )
-    assert round(count_parameters(model) / 1e6, 2) == 0.56  # DnCNN-S, as published
+    assert round(cost.parameters(model) / 1e6, 2) == 0.56  # DnCNN-S, as published
 
 
 @pytest.mark.parametrize("name", ["gaussian", "wavelet", "tv", "nlm"])
@@ -76,7 +76,7 @@ def test_compute_cost_profile():
     configure(seed=0, threads=1)
     model = build_network(config_from_dict({}).model)
     profile = cost.profile(model, sizes=((64, 64), (128, 128)), repeats=2)
-    assert profile["parameters"] == count_parameters(model)
+    assert profile["parameters"] == cost.parameters(model)
     assert cost.flops(model, 128, 128) == pytest.approx(4 * cost.flops(model, 64, 64), rel=0.01)
     assert profile["gflops_per_megapixel"] > 0 and profile["inference_ms"]["128x128"] > 0
     assert set(profile["peak_memory_mb"]) == {"64x64", "128x128"}

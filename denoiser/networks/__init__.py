@@ -17,7 +17,3 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {"unet": UNet, "dncnn": DnCNN}
 
 def build_network(config: ModelConfig) -> nn.Module:
     return ARCHITECTURES[config.name](config)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

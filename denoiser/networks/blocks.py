@@ -38,7 +38,12 @@ class SigmaEmbedding(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """x + conv(act(conv(x) [+ sigma embedding])), with optional GroupNorm before each conv."""
+    """x + conv(act(conv(x) [+ sigma embedding])), with optional GroupNorm before each conv.
+
+    The branch's last convolution starts at zero, so every block starts as the identity
+    (Goyal et al. 2017; Zhang et al., Fixup, 2019): without normalisation, deep stacks of
+    blocks otherwise blow up at the learning rates that train quickly.
+    """
 
     def __init__(self, channels: int, norm: bool = False, embedding_dim: int = 0):
         super().__init__()
@@ -46,6 +51,8 @@ class ResidualBlock(nn.Module):
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.norm2 = group_norm(channels) if norm else nn.Identity()
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
         self.embed = nn.Linear(embedding_dim, channels) if embedding_dim else None
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:

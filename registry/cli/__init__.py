@@ -7,6 +7,7 @@ line on stderr; 130 interrupted. Tracebacks only with --debug or REGISTRY_DEBUG=
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 
@@ -25,7 +26,9 @@ def run(argv: list[str] | None = None) -> int:
     from registry.cli.app import app
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is honoured anywhere on the line, so it is taken out before parsing.
     debug = "--debug" in argv or os.environ.get("REGISTRY_DEBUG") == "1"
+    argv = [arg for arg in argv if arg != "--debug"]
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="registry", standalone_mode=False)
@@ -49,5 +52,13 @@ def run(argv: list[str] | None = None) -> int:
         return _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
 
 
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    # A run stopped by Ctrl-C, `kill` or a job scheduler is marked interrupted and can be
+    # resumed. Background shells start commands with SIGINT ignored; undo that.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(run())

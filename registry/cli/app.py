@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import typer
 
-from registry.cli import ablate_cmd, audit_cmd, data_cmd, eval_cmd, model_cmd, runs_cmd, train_cmd, workspace_cmd
+from registry.cli import (
+    ablate_cmd,
+    audit_cmd,
+    data_cmd,
+    eval_cmd,
+    model_cmd,
+    provenance_cmd,
+    runs_cmd,
+    train_cmd,
+    workspace_cmd,
+)
 
 app = typer.Typer(
     name="registry",
@@ -16,10 +26,8 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
-) -> None:
+@app.callback(epilog="Add --debug anywhere to see the traceback of an unexpected error.")
+def root() -> None:
     """provenoise registry. Run a command with --help for an example."""
 
 
@@ -31,3 +39,4 @@ audit_cmd.register(app)
 eval_cmd.register(app)
 model_cmd.register(app)
 ablate_cmd.register(app)
+provenance_cmd.register(app)

@@ -11,7 +11,7 @@ from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
 from registry.errors import RegistryError
 from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
-from registry.tables import EvalView, methods_table, table1, table2, table3
+from registry.tables import EvalView, evaluation_tables, table1, table3
 from registry.workspace import find_workspace
 
 
@@ -45,7 +45,10 @@ def eval_(
     protocol: Annotated[
         str | None, typer.Option("--protocol", help="float (published, unclipped noisy input) or png8 (clipped 8-bit).")
     ] = None,
-    blind: Annotated[bool, typer.Option("--blind", help="Estimate sigma from each noisy image.")] = False,
+    blind: Annotated[
+        bool | None,
+        typer.Option("--blind/--no-blind", help="Estimate sigma from each noisy image (default: the run's)."),
+    ] = None,
     estimator: Annotated[str | None, typer.Option("--estimator", help="Blind-mode estimator: pca or mad.")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Annealed denoising steps K (1 = one step).")] = None,
     include_withdrawn: Annotated[
@@ -65,7 +68,7 @@ def eval_(
             "sigmas": _floats(sigma, "--sigma"),
             "baselines": [b.strip() for b in baselines.split(",") if b.strip()] if baselines is not None else None,
             "protocol": protocol,
-            "blind": blind or None,
+            "blind": blind,
             "estimator": estimator,
             "steps": steps,
         }.items()
@@ -75,18 +78,7 @@ def eval_(
     request = EvalRequest(datasets or [], overrides, include_withdrawn, reason, out)
     ids = evaluate_run(workspace, run, request, ui)
     views = [EvalView.of_evaluation(e) for e in show_evaluations(workspace, ids)]
-    data = [
-        {
-            "evaluation": evaluation_id,
-            "dataset": view.dataset,
-            "excluded": view.excluded,
-            "note": view.note,
-            "methods": methods_table(view),
-            "table1": [row for sigma in view.sigmas for row in table1(view, sigma)],
-            "table2": table2(view),
-        }
-        for evaluation_id, view in zip(ids, views)
-    ]
+    data = [evaluation_tables(evaluation_id, view) for evaluation_id, view in zip(ids, views)]
 
     def render() -> None:
         for item, view in zip(data, views):

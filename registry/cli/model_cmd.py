@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from registry.cli.options import DbOption, JsonOption
+from registry.cli.options import DbOption, JsonOption, optional_workspace
 from registry.cli.ui import UI
 from registry.denoising import DenoiseOptions, check_options, denoise_files
-from registry.errors import RegistryError
 from registry.exporting import export_run
+from registry.noising import make_noisy
 from registry.run_models import resolve_model
-from registry.workspace import Workspace, find_workspace
+from registry.signing_keys import resolve_signer
+from registry.workspace import find_workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -22,37 +23,37 @@ def register(app: typer.Typer) -> None:
         epilog="Example: registry denoise models/reference noisy.png --out denoised/ --sigma 25",
     )(denoise)
     app.command("export", epilog="Example: registry export 20261126-0601 --out models/my-model")(export)
-
-
-def _optional_workspace(db: str | None) -> Workspace | None:
-    try:
-        return find_workspace(db_url=db)
-    except RegistryError:
-        return None  # outside any workspace: denoise works, nothing is recorded
+    app.command("noise", epilog="Example: registry noise data/starter/camera.png --level 25 --out noisy/")(noise)
 
 
 def denoise(
     model: Annotated[str, typer.Argument(help="Run id (prefix) or an exported model folder.")],
     inputs: Annotated[list[Path], typer.Argument(help="8- or 16-bit PNG, JPEG or TIFF files.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (PNG, the input's name).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (the input's name).")],
     sigma: Annotated[float | None, typer.Option("--sigma", help="Noise level on the 8-bit scale.")] = None,
     blind: Annotated[bool, typer.Option("--blind", help="Estimate sigma from each image.")] = False,
     estimator: Annotated[str, typer.Option("--estimator", help="Blind-mode estimator: pca or mad.")] = "pca",
     steps: Annotated[int, typer.Option("--steps", help="Annealed denoising steps K (1 = one step).")] = 1,
     bits: Annotated[int, typer.Option("--bits", help="Output bit depth: 8 or 16.")] = 8,
-    no_sign: Annotated[
-        bool, typer.Option("--no-sign", help="Do not sign outputs (signing is not available yet).")
-    ] = False,
+    format: Annotated[str, typer.Option("--format", help="Output format: png or jpeg.")] = "png",
+    no_sign: Annotated[bool, typer.Option("--no-sign", help="Write unsigned outputs.")] = False,
+    cert: Annotated[Path | None, typer.Option("--cert", help="Signing certificate chain (PEM).")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="Signing private key (PEM).")] = None,
+    thumbnail: Annotated[bool, typer.Option("--thumbnail", help="Embed a C2PA thumbnail (about 1 MB).")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Denoise images with a recorded run or an exported model; outputs are recorded inside a workspace."""
+    """Denoise images with a recorded run or an exported model, and sign each output with C2PA.
+
+    Inside a workspace every output is recorded; outside one nothing is.
+    """
     ui = UI(as_json)
-    options = DenoiseOptions(sigma, blind, estimator, steps, bits)
+    options = DenoiseOptions(sigma, blind, estimator, steps, bits, format, thumbnail)
     check_options(options)  # before loading anything
-    workspace = _optional_workspace(db)
+    workspace = optional_workspace(db)
     loaded = resolve_model(model, workspace)
-    done = denoise_files(loaded, inputs, out, options, workspace, ui)
+    signer = None if no_sign else resolve_signer(workspace, cert, key, ui)
+    done = denoise_files(loaded, inputs, out, options, workspace, signer, ui)
     rows = [
         {
             "input": str(d.input),
@@ -61,18 +62,22 @@ def denoise(
             "sigma_estimated": d.sigma_estimated,
             "input_sha256": d.input_sha256,
             "output_sha256": d.output_sha256,
+            "signed": d.manifest is not None,
+            "training_mining": d.manifest["training_mining"] if d.manifest else None,
         }
         for d in done
     ]
     recorded = workspace is not None
+    summary = f"{len(rows)} output(s) {'signed and ' if signer else ''}written to {out}"
     ui.result(
         {"model": loaded.source, "run": loaded.run_id, "recorded": recorded, "outputs": rows},
         lambda: [
-            ui.table(None, ("input", "output", "sigma"), [(r["input"], r["output"], r["sigma"]) for r in rows]),
-            ui.line(
-                f"{len(rows)} output(s) written to {out}"
-                + (" and recorded" if recorded else " (not recorded: no workspace)")
+            ui.table(
+                None,
+                ("input", "output", "sigma", "signed"),
+                [(r["input"], r["output"], r["sigma"], r["signed"]) for r in rows],
             ),
+            ui.line(summary + (", recorded" if recorded else " (not recorded: no workspace)")),
         ],
     )
 
@@ -89,3 +94,17 @@ def export(
     folder = export_run(find_workspace(db_url=db), run, out, force)
     files = sorted(p.name for p in folder.iterdir())
     ui.result({"folder": str(folder), "files": files}, lambda: ui.line(f"exported to {folder}: {', '.join(files)}"))
+
+
+def noise(
+    image: Annotated[Path, typer.Argument(help="A clean image.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the noisy copy (PNG, the input's name).")],
+    kind: Annotated[str, typer.Option("--kind", help="awgn, poisson-gaussian or jpeg.")] = "awgn",
+    level: Annotated[float, typer.Option("--level", help="AWGN sigma, photons at white, or JPEG quality.")] = 25.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a noisy 8-bit copy of an image, to try a model on."""
+    ui = UI(as_json)
+    target = make_noisy(image, out, kind, level, seed)
+    ui.result({"output": str(target), "kind": kind, "level": level, "seed": seed}, lambda: ui.line(str(target)))

@@ -6,8 +6,19 @@ from typing import Annotated
 
 import typer
 
+from registry.errors import RegistryError
+from registry.workspace import Workspace, find_workspace
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL; default $REGISTRY_DB_URL, then the workspace's own.", show_default=False),
 ]
+
+
+def optional_workspace(db: str | None) -> Workspace | None:
+    """The workspace around the current folder, or None outside any (nothing gets recorded)."""
+    try:
+        return find_workspace(db_url=db)
+    except RegistryError:
+        return None

@@ -24,11 +24,17 @@ def init(
     path: Annotated[Path, typer.Argument(help="Folder to create or adopt.")] = Path("."),
     db: DbOption = None,
     starter: Annotated[bool, typer.Option("--starter/--no-starter", help="Import the starter dataset.")] = True,
+    training_mining: Annotated[
+        str | None,
+        typer.Option(
+            "--training-mining", help="Policy signed outputs declare: allowed, notAllowed (default), constrained."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create (or adopt) a workspace: git, DVC, the registry database and the starter dataset."""
     ui = UI(as_json)
-    workspace, done = init_workspace(path, db)
+    workspace, done = init_workspace(path, db, training_mining)
     if starter:
         with ui.progress("importing the starter dataset", None) as update:
             added = ensure_starter(workspace, lambda n, total: update(n, total=total))

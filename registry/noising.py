@@ -1,0 +1,43 @@
+"""`registry noise`: make a noisy copy of an image, seeded, as an 8-bit PNG (what users have)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from denoiser.images import ImageError, load_gray
+from denoiser.noise import add_awgn, add_poisson_gaussian, jpeg_compress
+from registry.denoising import write_image
+from registry.errors import RegistryError
+
+KINDS = ("awgn", "poisson-gaussian", "jpeg")
+
+
+def make_noisy(source: Path, out: Path, kind: str = "awgn", level: float = 25.0, seed: int = 0) -> Path:
+    """Write OUT/<stem>.png: AWGN at sigma `level`, Poisson-Gaussian at `level` photons, or JPEG at quality `level`."""
+    if kind not in KINDS:
+        raise RegistryError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "awgn" and not 0 < level <= 255:
+        raise RegistryError(f"--level (sigma) must be in (0, 255], got {level:g}")
+    if kind == "jpeg" and not 1 <= level <= 95:
+        raise RegistryError(f"--level (JPEG quality) must be in [1, 95], got {level:g}")
+    if kind == "poisson-gaussian" and level <= 0:
+        raise RegistryError(f"--level (photons at white) must be positive, got {level:g}")
+    try:
+        clean = load_gray(source)
+    except ImageError as exc:
+        raise RegistryError(str(exc)) from None
+    rng = np.random.default_rng(seed)
+    if kind == "awgn":
+        noisy = add_awgn(clean, level, rng)
+    elif kind == "poisson-gaussian":
+        noisy = add_poisson_gaussian(clean, level, 2.0, rng)
+    else:
+        noisy = jpeg_compress(clean, int(level))
+    target = Path(out) / (Path(source).stem + ".png")
+    if target.resolve() == Path(source).resolve():
+        raise RegistryError(f"the noisy copy would overwrite {source}; choose another --out")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_image(noisy, target, 8)
+    return target

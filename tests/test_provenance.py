@@ -1,0 +1,196 @@
+"""Signed outputs verify; each kind of tampering fails with its own reason; consent flows
+into training-mining; keys stay private."""
+
+import json
+import stat
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from provenance.keys import create_development_keys
+from registry.cli import run as cli_run
+from registry.datasets import set_consent
+from registry.models import Output
+from registry.runs import show_run
+from registry.tracking import train_run
+from registry.workspace import update_settings
+from tests import signing_callback
+from tests.conftest import synthetic_image
+
+
+def cli(capsys, *argv):
+    code = cli_run([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def signed(workspace, tiny_config, tmp_path, capsys):
+    """A trained run, one noisy input, and its signed output (dev keys created on first use)."""
+    run_id = train_run(workspace, tiny_config)
+    noisy = tmp_path / "noisy.png"
+    Image.fromarray(synthetic_image(7, size=48)).save(noisy)
+    code, out, err = cli(capsys, "denoise", run_id, noisy, "--out", "signed", "--sigma", 25, "--json")
+    assert code == 0, err
+    assert "created development signing keys" in err
+    return run_id, noisy, workspace.root / "signed" / "noisy.png", json.loads(out)
+
+
+def verify(capsys, *files, trust=()):
+    args = [a for ca in trust for a in ("--trust", ca)]
+    code, out, err = cli(capsys, "verify", *files, *args, "--json")
+    return code, json.loads(out) if out else err
+
+
+def test_signed_output_verifies_and_matches_the_registry(workspace, signed, capsys):
+    run_id, _, output, result = signed
+    assert result["outputs"][0]["signed"]
+    code, (report,) = verify(capsys, output)
+    assert code == 0 and report["ok"] and report["reason"] == "ok"
+    assert report["run"] == run_id and report["signed_by"] == "provenoise development signer"
+    assert report["trained_on"] == ["tiny (CC0-1.0)"] and report["training_mining"] == "notAllowed"
+    assert any("final checkpoint match" in note for note in report["notes"])
+    with workspace.store().reader() as session:
+        recorded = session.scalars(select(Output)).one()
+    assert recorded.signed and recorded.manifest["lineage"]["run_id"] == run_id
+    assert recorded.manifest["lineage"]["checkpoint_sha256"] == show_run(workspace, run_id).checkpoints[-1].sha256
+
+
+def corrupt(path, marker, offset, out):
+    data = bytearray(path.read_bytes())
+    data[data.index(marker) + offset] ^= 0x01
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_each_kind_of_tampering_has_its_own_reason(workspace, signed, tmp_path, capsys):
+    _, noisy, output, _ = signed
+    pixels = corrupt(output, b"IDAT", 12, tmp_path / "pixels.png")
+    manifest = corrupt(output, b"org.provenoise.lineage", 40, tmp_path / "manifest.png")
+    reencoded = tmp_path / "reencoded.png"
+    Image.open(output).save(reencoded)
+    code, reports = verify(capsys, pixels, manifest, reencoded, noisy)
+    assert code == 1
+    reasons = [r["reason"] for r in reports]
+    assert reasons[0] == "pixels changed"
+    assert reasons[1].startswith("manifest changed")
+    assert reasons[2] == "re-encoded (manifest stripped)"
+    assert reasons[3] == "no manifest"
+
+
+def test_a_signature_from_another_ca_is_untrusted(workspace, signed, tmp_path, capsys):
+    run_id, noisy, _, _ = signed
+    other = create_development_keys(tmp_path / "elsewhere")
+    cert, key = tmp_path / "elsewhere" / "dev-signer.chain.pem", tmp_path / "elsewhere" / "dev-signer.key.pem"
+    code, _, err = cli(capsys, "denoise", run_id, noisy, "--out", "other", "--sigma", 25, "--cert", cert, "--key", key)
+    assert code == 0, err
+    code, (report,) = verify(capsys, workspace.root / "other" / "noisy.png")
+    assert code == 1 and report["reason"] == "untrusted signer"
+    code, (report,) = verify(
+        capsys, workspace.root / "other" / "noisy.png", trust=[tmp_path / "elsewhere" / "dev-ca.cert.pem"]
+    )
+    assert code == 0 and report["ok"], report
+    assert other.origin.endswith("elsewhere")
+
+
+def test_withdrawn_training_consent_makes_new_outputs_not_allowed(workspace, signed, capsys):
+    run_id, noisy, _, _ = signed
+    update_settings(workspace.root, training_mining="allowed")
+    code, out, err = cli(capsys, "denoise", run_id, noisy, "--out", "allowed", "--sigma", 25, "--json")
+    assert json.loads(out)["outputs"][0]["training_mining"] == "allowed"
+    trained_on = next(m.image_key for m in show_run(workspace, run_id).splits if m.role == "train")
+    set_consent(workspace, trained_on, "withdrawn", "asked")
+    code, out, err = cli(capsys, "denoise", run_id, noisy, "--out", "after", "--sigma", 25, "--json")
+    assert json.loads(out)["outputs"][0]["training_mining"] == "notAllowed"
+    code, (report,) = verify(capsys, workspace.root / "after" / "noisy.png")
+    assert report["training_mining"] == "notAllowed"
+
+
+def test_jpeg_outputs_and_inputs_that_carry_a_manifest(workspace, signed, capsys):
+    run_id, _, output, _ = signed
+    code, _, err = cli(capsys, "denoise", run_id, output, "--out", "again", "--sigma", 15, "--format", "jpeg")
+    assert code == 0, err
+    again = workspace.root / "again" / "noisy.jpg"
+    code, (report,) = verify(capsys, again)
+    assert code == 0 and report["ok"]
+    from provenance.verification import verify_image
+
+    (ingredient,) = verify_image(again, []).ingredients
+    assert ingredient["relationship"] == "parentOf" and "active_manifest" in ingredient
+
+
+def test_thumbnail_is_opt_in(workspace, signed, capsys):
+    run_id, noisy, output, _ = signed
+    code, _, _ = cli(capsys, "denoise", run_id, noisy, "--out", "thumb", "--sigma", 25, "--thumbnail")
+    assert code == 0
+    assert (workspace.root / "thumb" / "noisy.png").stat().st_size > output.stat().st_size + 10_000
+
+
+def test_callback_signer(workspace, signed, monkeypatch, capsys):
+    run_id, noisy, _, _ = signed
+    keys = workspace.root / ".registry" / "keys"
+    monkeypatch.setenv("PROVENOISE_SIGNER_CALLBACK", "tests.signing_callback:sign")
+    monkeypatch.setenv("PROVENOISE_TEST_SIGNING_KEY", str(keys / "dev-signer.key.pem"))
+    signing_callback.CALLS.clear()
+    code, _, err = cli(
+        capsys, "denoise", run_id, noisy, "--out", "hsm", "--sigma", 25, "--cert", keys / "dev-signer.chain.pem"
+    )
+    assert code == 0, err
+    assert signing_callback.CALLS
+    code, (report,) = verify(capsys, workspace.root / "hsm" / "noisy.png")
+    assert code == 0 and report["ok"]
+
+
+def test_keys_are_private_and_never_printed(workspace, signed, tmp_path, capsys):
+    keys = workspace.root / ".registry" / "keys"
+    for name in ("dev-ca.key.pem", "dev-signer.key.pem"):
+        assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600
+    secrets = [
+        line
+        for name in ("dev-ca.key.pem", "dev-signer.key.pem")
+        for line in (keys / name).read_text().splitlines()[1:-1]
+    ]
+    seen = []
+    for argv in (
+        ["keys", "show"],
+        ["keys", "show", "--json"],
+        ["verify", signed[2], "--json"],
+        ["runs", "show", signed[0], "--json"],
+    ):
+        code, out, err = cli(capsys, *argv)
+        seen.append(out + err)
+    seen.append(signed[2].read_bytes().decode("latin-1"))
+    seen.append(json.dumps(signed[3]))
+    for text in seen:
+        assert "PRIVATE KEY" not in text
+        assert not any(secret in text for secret in secrets)
+    code, _, err = cli(capsys, "keys", "init")
+    assert code == 2 and "already exist" in err
+
+
+def test_verify_usage_errors(workspace, capsys):
+    code, _, err = cli(capsys, "verify", "missing.png")
+    assert code == 2 and "no such file" in err
+
+
+def test_signed_outputs_validate_in_an_independent_implementation(workspace, signed, tmp_path, capsys):
+    """c2pa-ts (pure TypeScript, no code shared with the Rust library we sign with)."""
+    import subprocess
+    from pathlib import Path
+
+    run_id, noisy, output, _ = signed
+    code, _, _ = cli(capsys, "denoise", run_id, noisy, "--out", "jpeg", "--sigma", 25, "--format", "jpeg")
+    tampered = corrupt(output, b"IDAT", 12, tmp_path / "tampered.png")
+    interop = Path(__file__).parent / "interop"
+    files = [output, workspace.root / "jpeg" / "noisy.jpg", tampered]
+    done = subprocess.run(["node", "verify.mjs", *map(str, files)], cwd=interop, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    png, jpeg, bad = json.loads(done.stdout)
+    for good in (png, jpeg):
+        assert (
+            good["valid"]
+            and "assertion.dataHash.match" in good["codes"]
+            and "claimSignature.validated" in good["codes"]
+        )
+    assert not bad["valid"] and "assertion.dataHash.mismatch" in bad["codes"]
