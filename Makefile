@@ -22,17 +22,19 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 # c2pa-ts, an independent C2PA implementation the tests check signed files with (Node.js).
+# `npm install --no-save` installs the locked versions; `npm ci` refuses this lock because
+# the registry has no entries for cbor-extract's optional per-platform builds.
 INTEROP := tests/interop/node_modules/.package-lock.json
 
 $(INTEROP): tests/interop/package-lock.json
-	cd tests/interop && npm ci --ignore-scripts --no-audit --no-fund
+	cd tests/interop && npm install --no-save --ignore-scripts --no-audit --no-fund
 
 test: $(INSTALLED) $(INTEROP)
 	$(BIN)/python -m pytest
 
 # Set up this checkout as a workspace, train the quickstart model, show its record,
-# audit it by re-executing it from the record, then denoise a noisy photo with it,
-# sign the output with C2PA and verify the signature.
+# audit it by re-executing it from the record, denoise a noisy photo with it, sign the
+# output with C2PA, verify the signature, and write the run's transparency report.
 demo: $(INSTALLED)
 	$(REGISTRY) init .
 	@set -e; \
@@ -42,9 +44,11 @@ demo: $(INSTALLED)
 	noisy=$$($(REGISTRY) noise data/starter/camera.png --level 25 --out demo); \
 	$(REGISTRY) denoise $$run $$noisy --out demo/denoised --sigma 25; \
 	$(REGISTRY) verify demo/denoised/camera.png; \
+	$(REGISTRY) report $$run --format html --out demo/report.html; \
 	echo; \
 	echo "Done. Workspace: $(CURDIR) (database, checkpoints and signing keys in .registry/, data in data/ tracked by data.dvc)"; \
-	echo "Run $$run is recorded, evaluated, audited; demo/denoised/camera.png is its signed output. Try next:"; \
+	echo "Run $$run is recorded, evaluated and audited; demo/denoised/camera.png is its signed output;"; \
+	echo "demo/report.html is its transparency report (open it in a browser). Try next:"; \
 	echo "  $(REGISTRY) runs list"; \
 	echo "  $(REGISTRY) runs show $$run --json"; \
 	echo "  $(REGISTRY) eval $$run --dataset starter --baselines gaussian,wavelet,tv,nlm"; \

@@ -86,14 +86,17 @@ def _code_for(run: Run, workdir: Path) -> Iterator[tuple[Path | None, list[str]]
         fallback = f"recorded commit {commit[:12]} is not reachable here"
     else:
         tree = workdir / "code"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(tree), commit], cwd=PROJECT_ROOT, check=True, capture_output=True
+        added = subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), commit], cwd=PROJECT_ROOT, capture_output=True, text=True
         )
-        try:
-            yield tree, [f"{differs}; re-ran recorded commit {commit[:12]} from a temporary git worktree"]
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT_ROOT, capture_output=True)
-        return
+        if added.returncode == 0:
+            try:
+                yield tree, [f"{differs}; re-ran recorded commit {commit[:12]} from a temporary git worktree"]
+            finally:
+                remove = ["git", "worktree", "remove", "--force", str(tree)]
+                subprocess.run(remove, cwd=PROJECT_ROOT, capture_output=True)
+            return
+        fallback = f"git could not check out recorded commit {commit[:12]} ({added.stderr.strip()[:120]})"
     yield None, [f"{differs}; {fallback}, so the current code re-ran it"]
 
 

@@ -51,7 +51,7 @@ class SignRequest:
 def media_type(path: Path) -> str:
     kind = mimetypes.guess_type(str(path))[0]
     if kind not in ("image/png", "image/jpeg", "image/tiff"):
-        raise SigningError(f"cannot sign {path}: only PNG, JPEG and TIFF are supported")
+        raise SigningError(f"{path.name}: not a format C2PA manifests are handled in here (PNG, JPEG, TIFF)")
     return kind
 
 

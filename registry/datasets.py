@@ -185,3 +185,10 @@ def set_consent(workspace: Workspace, key: str, status: str, note: str = "") -> 
         image.consent, image.consent_note = status, note
         session.add(event)
     return event
+
+
+def dataset_datasheet(workspace: Workspace, name: str) -> list[dict[str, str]]:
+    from registry.reports.datasheet import datasheet  # the reports package imports this module
+
+    with workspace.store().reader() as session:
+        return datasheet(session, name)

@@ -66,3 +66,18 @@ def test_early_stopping_ends_on_a_final_checkpoint():
     train(config, images[:4], images[4:], hooks)
     assert [c.step for c in hooks.checkpoints] == [4, 8, 12]
     assert hooks.checkpoints[-1].final
+
+
+def test_a_short_training_run_lowers_the_validation_loss():
+    config = config_from_dict(
+        CONFIG
+        | {
+            "optim": {"lr": 0.003, "warmup_steps": 2},
+            "train": CONFIG["train"] | {"steps": 40, "val_every": 10, "checkpoint_every": 40},
+        }
+    )
+    images = [synthetic_image(i, size=48).astype(np.float32) / 255 for i in range(6)]
+    hooks = Collect()
+    train(config, images[:5], images[5:], hooks)
+    val = [p.value for c in hooks.checkpoints for p in c.losses if p.split == "val"]
+    assert len(val) == 4 and val[-1] < 0.8 * val[0]

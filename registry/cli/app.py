@@ -12,6 +12,7 @@ from registry.cli import (
     eval_cmd,
     model_cmd,
     provenance_cmd,
+    report_cmd,
     runs_cmd,
     train_cmd,
     workspace_cmd,
@@ -40,3 +41,4 @@ eval_cmd.register(app)
 model_cmd.register(app)
 ablate_cmd.register(app)
 provenance_cmd.register(app)
+report_cmd.register(app)

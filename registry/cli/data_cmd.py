@@ -9,7 +9,7 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.datasets import add_dataset, list_datasets, set_consent, show_dataset
+from registry.datasets import add_dataset, dataset_datasheet, list_datasets, set_consent, show_dataset
 from registry.models import CONSENT_STATUSES
 from registry.views import dataset_detail, dataset_summary
 from registry.workspace import find_workspace
@@ -82,13 +82,24 @@ def _consent_counts(consent: dict[str, int]) -> str:
     return ", ".join(f"{count} {status}" for status, count in consent.items())
 
 
-@data_app.command("show", epilog="Example: registry data show starter")
+@data_app.command("show", epilog="Example: registry data show starter --datasheet")
 def show(
-    name: Annotated[str, typer.Argument(help="Dataset name.")], db: DbOption = None, as_json: JsonOption = False
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    datasheet: Annotated[
+        bool, typer.Option("--datasheet", help="Answer the Datasheets for Datasets questions.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Show a dataset and every image with its hash, licence and consent."""
+    """Show a dataset and every image with its hash, licence and consent (or its datasheet)."""
     ui = UI(as_json)
-    detail = dataset_detail(show_dataset(find_workspace(db_url=db), name))
+    workspace = find_workspace(db_url=db)
+    if datasheet:
+        answers = dataset_datasheet(workspace, name)
+        rows = [list(answer.values()) for answer in answers]
+        ui.result(answers, lambda: ui.table(f"datasheet: {name}", ("section", "question", "answer"), rows))
+        return
+    detail = dataset_detail(show_dataset(workspace, name))
 
     def render() -> None:
         ui.fields(

@@ -1,0 +1,91 @@
+"""`registry report RUN... --format html|md|json --out PATH`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from registry.errors import RegistryError
+from registry.models import Run
+from registry.reports import plots
+from registry.reports.facts import DEFAULT_POWER_WATTS, report_facts
+from registry.reports.grids import image_grids
+from registry.reports.render import (
+    Figure,
+    RunMedia,
+    render_html,
+    render_json,
+    render_markdown,
+    write_markdown_assets,
+)
+from registry.runs import get_run
+from registry.workspace import Workspace
+
+FORMATS = ("html", "md", "json")
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output path that cannot be written, before any work."""
+    if out.is_dir():
+        raise RegistryError(f"--out {out} is a folder; give a file name")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise RegistryError(f"--out {out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise RegistryError(f"--out {out}: not writable")
+
+
+def _media(workspace: Workspace, runs: list[Run], facts: dict) -> tuple[list[RunMedia], list[Figure]]:
+    media = []
+    for index, (run, run_facts) in enumerate(zip(runs, facts["runs"])):
+        results = run_facts["results"]
+        figures = [
+            Figure(f"run{index}-loss", "Training (dashed) and validation (solid) loss", plots.loss_curves([run_facts]))
+        ]
+        if results["test_split"]["methods"]:
+            figures.append(
+                Figure(
+                    f"run{index}-psnr-sigma",
+                    "Mean PSNR against sigma on the test split, model and baselines",
+                    plots.psnr_against_sigma(results["test_split"]["methods"], "test split"),
+                )
+            )
+        if results["test_split"]["table1"]:
+            figures.append(
+                Figure(
+                    f"run{index}-gain",
+                    "Per-image PSNR gain over the strongest baseline",
+                    plots.psnr_gain(results["test_split"]["table1"]),
+                )
+            )
+        grids = image_grids(workspace, run, results["table_sigma"]) if run.status == "finished" else []
+        media.append(RunMedia(figures, grids))
+    shared = [Figure("loss-all", "Loss curves of all runs", plots.loss_curves(facts["runs"]))] if len(runs) > 1 else []
+    return media, shared
+
+
+def write_report(
+    workspace: Workspace, run_refs: list[str], format: str, out: Path, power_watts: float = DEFAULT_POWER_WATTS
+) -> Path:
+    if format not in FORMATS:
+        raise RegistryError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if not run_refs:
+        raise RegistryError("name at least one run")
+    if power_watts <= 0:
+        raise RegistryError("--power-watts must be positive")
+    out = Path(out)
+    _check_out(out)
+    with workspace.store().reader() as session:
+        runs = [get_run(session, ref) for ref in run_refs]
+        facts = report_facts(session, [run.id for run in runs], power_watts)
+    if format == "json":
+        out.write_text(render_json(facts))
+        return out
+    media, shared = _media(workspace, runs, facts)
+    if format == "html":
+        out.write_text(render_html(facts, media, shared))
+    else:
+        assets = out.with_name(out.stem + "_files")
+        write_markdown_assets(assets, media, shared)
+        out.write_text(render_markdown(facts, media, assets.name))
+    return out

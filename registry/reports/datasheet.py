@@ -1,0 +1,131 @@
+"""A datasheet for a dataset (Gebru et al., "Datasheets for Datasets", 2021), answered from
+the registry's records; "unknown" wherever the records are silent."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.data_summary import is_research_only
+from registry.datasets import get_dataset
+from registry.models import ConsentEvent, Image, Run, SplitImage
+
+UNKNOWN = "unknown"
+
+
+def datasheet(session: Session, name: str) -> list[dict[str, str]]:
+    dataset = get_dataset(session, name)
+    images = dataset.images
+    consent = Counter(i.consent for i in images)
+    licenses = Counter(i.license for i in images)
+    modes = Counter(f"{i.mode}{' -> ' + i.conversion if i.conversion else ''}" for i in images)
+    sizes = Counter(f"{i.width}x{i.height}" for i in images)
+    attributions = sorted({i.attribution for i in images if i.attribution})
+    sources = sorted({i.source for i in images if i.source})
+    notes = sorted({i.notes for i in images if i.notes})
+    events = session.scalars(
+        select(ConsentEvent).join(Image, ConsentEvent.image_id == Image.id).where(Image.dataset_id == dataset.id)
+    ).all()
+    used_by = sorted(
+        set(
+            session.scalars(
+                select(Run.id)
+                .join(SplitImage, SplitImage.run_id == Run.id)
+                .join(Image, SplitImage.image_pk == Image.id)
+                .where(Image.dataset_id == dataset.id)
+            )
+        )
+    )
+    withdrawn = [i.image_id for i in images if i.consent == "withdrawn"]
+    people = [
+        i.image_id for i in images if "person" in (i.notes or "").lower() and "no person" not in (i.notes or "").lower()
+    ]
+
+    def qa(section: str, question: str, answer: str | None) -> dict[str, str]:
+        return {"section": section, "question": question, "answer": answer or UNKNOWN}
+
+    return [
+        qa(
+            "Motivation",
+            "For what purpose was the dataset created?",
+            dataset.source and f"Registered as {name!r}; source: {dataset.source}",
+        ),
+        qa(
+            "Motivation", "Who created the dataset and on behalf of which entity?", "; ".join(attributions[:20]) or None
+        ),
+        qa("Motivation", "Who funded the creation of the dataset?", None),
+        qa("Composition", "What do the instances represent?", "; ".join(notes[:10]) or None),
+        qa("Composition", "How many instances are there?", str(len(images))),
+        qa(
+            "Composition",
+            "What data does each instance consist of?",
+            f"image files; modes {dict(modes)}; sizes {dict(sizes.most_common(5))}",
+        ),
+        qa(
+            "Composition",
+            "Is there a label or target associated with each instance?",
+            "no: images only (clean targets for denoising)",
+        ),
+        qa("Composition", "Are there recommended data splits?", None),
+        qa(
+            "Composition",
+            "Does the dataset identify any subpopulations or contain data about people?",
+            f"records note identifiable people in: {', '.join(people)}" if people else None,
+        ),
+        qa(
+            "Composition",
+            "Is any information missing from individual instances?",
+            f"{sum(1 for i in images if not i.attribution)} of {len(images)} images have no attribution recorded",
+        ),
+        qa(
+            "Collection process",
+            "How was the data associated with each instance acquired?",
+            "; ".join(sources[:10]) or None,
+        ),
+        qa(
+            "Collection process",
+            "Were the individuals in question notified / did they consent?",
+            f"consent statuses recorded: {dict(consent)}"
+            + (f"; withdrawn: {', '.join(withdrawn)}" if withdrawn else ""),
+        ),
+        qa(
+            "Collection process",
+            "Has consent been revoked, and how is that handled?",
+            f"{len(events)} consent change(s) recorded; images with withdrawn consent are left out of training and "
+            "evaluation unless an evaluation records a reason to include them",
+        ),
+        qa(
+            "Preprocessing",
+            "Was any preprocessing done?",
+            "files are stored byte for byte as registered; colour images are used as their 8-bit luminance "
+            "(recorded per image)",
+        ),
+        qa(
+            "Uses",
+            "Has the dataset been used for any tasks already?",
+            f"training runs using it: {', '.join(used_by)}" if used_by else "not used by any recorded run",
+        ),
+        qa(
+            "Uses",
+            "Are there tasks for which the dataset should not be used?",
+            "commercial use: some licences are research-only"
+            if any(is_research_only(lic) for lic in licenses)
+            else None,
+        ),
+        qa(
+            "Distribution",
+            "Under which licence is the dataset distributed?",
+            ", ".join(f"{lic} ({n} images)" for lic, n in licenses.items()),
+        ),
+        qa("Distribution", "Have any third parties imposed restrictions?", None),
+        qa("Maintenance", "Who maintains the dataset in this registry?", dataset.added_by),
+        qa(
+            "Maintenance",
+            "What version is this?",
+            f"content sha256 {dataset.content_hash}; DVC {dataset.dvc_version}; "
+            f"manifest sha256 {dataset.manifest_sha256 or 'none'}",
+        ),
+        qa("Maintenance", "Will the dataset be updated?", None),
+    ]
