@@ -66,7 +66,7 @@ def test_exported_model_in_a_fresh_workspace_records_outputs(exported, tmp_path,
     with fresh.store().reader() as session:
         outputs = session.scalars(select(Output)).all()
     assert sorted(o.input_name for o in outputs) == sorted(f.name for f in files)
-    assert all(o.run_id == run_id and o.output_path.startswith("out/") and not o.signed for o in outputs)
+    assert all(o.run_id == run_id and o.output_path.startswith("out/") and o.signed for o in outputs)
 
 
 def test_outside_a_workspace_nothing_is_recorded_and_16_bit_works(exported, tmp_path, monkeypatch, capsys):
