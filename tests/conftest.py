@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from registry.cli import run as cli_run
 from registry.datasets import add_dataset
 from registry.workspace import Workspace, init_workspace
 
@@ -29,6 +30,13 @@ optim: {lr: 0.002, warmup_steps: 2}
 train: {seed: 0, steps: 8, batch_size: 4, checkpoint_every: 4, val_every: 4, threads: 1}
 eval: {sigmas: [25]}
 """
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    """Run the `registry` CLI in-process; returns (exit code, stdout, stderr)."""
+    code = cli_run([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def synthetic_image(seed: int, size: int = 32) -> np.ndarray:

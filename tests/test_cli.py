@@ -4,15 +4,8 @@ import json
 
 import pytest
 
-from registry.cli import run
 from registry.models import Run
-from tests.conftest import write_dataset
-
-
-def cli(capsys, *argv):
-    code = run(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import cli, write_dataset
 
 
 def test_train_prints_the_run_id_alone_on_the_last_line(workspace, tiny_config, capsys):

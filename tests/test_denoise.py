@@ -7,17 +7,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from registry.cli import run as cli_run
 from registry.models import Output
 from registry.tracking import train_run
 from registry.workspace import init_workspace
-from tests.conftest import synthetic_image
-
-
-def cli(capsys, *argv):
-    code = cli_run([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import cli, synthetic_image
 
 
 @pytest.fixture

@@ -9,20 +9,13 @@ from PIL import Image
 from sqlalchemy import select
 
 from provenance.keys import create_development_keys
-from registry.cli import run as cli_run
 from registry.datasets import set_consent
 from registry.models import Output
 from registry.runs import show_run
 from registry.tracking import train_run
 from registry.workspace import update_settings
 from tests import signing_callback
-from tests.conftest import synthetic_image
-
-
-def cli(capsys, *argv):
-    code = cli_run([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import cli, synthetic_image
 
 
 @pytest.fixture

@@ -13,20 +13,13 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from denoiser import metrics
-from registry.cli import run as cli_run
 from registry.datasets import add_dataset, set_consent
 from registry.evaluations import EvalRequest, evaluate_run
 from registry.models import Output, RunMetric
 from registry.tracking import train_run
-from tests.conftest import synthetic_image, write_dataset
+from tests.conftest import cli, synthetic_image, write_dataset
 
 SECTIONS = ("summary", "data", "method", "attribution", "results", "compute", "provenance", "limitations")
-
-
-def cli(capsys, *argv):
-    code = cli_run([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
