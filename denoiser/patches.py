@@ -23,6 +23,9 @@ class Batch:
     noisy: torch.Tensor  # (B, 1, P, P), unclipped
     sigma: torch.Tensor  # (B,), 8-bit scale
 
+    def to(self, device: str | torch.device) -> Batch:
+        return Batch(self.clean.to(device), self.noisy.to(device), self.sigma.to(device))
+
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     top = int(rng.integers(0, image.shape[0] - size + 1))

@@ -76,13 +76,19 @@ def train(
     hooks: TrainingHooks | None = None,
     resume_weights: bytes | None = None,
     resume_state: bytes | None = None,
+    device: str = "cpu",
 ) -> nn.Module:
-    """Train to completion (or early stop) and return the model in eval mode."""
+    """Train to completion (or early stop) and return the model in eval mode.
+
+    `device` is not part of the config: the registry always trains on the CPU, so that
+    an audit anywhere re-executes the same arithmetic. Benchmarks may train on "cuda"
+    (deterministic per GPU type, not bytes-equal to a CPU run).
+    """
     hooks = hooks or TrainingHooks()
     check_images(config, train_images, val_images)
     # Channels-last makes oneDNN's CPU convolutions about 25% faster for these small
     # layers; it changes memory layout only, and weights are saved contiguous.
-    model = build_model(config).to(memory_format=torch.channels_last)
+    model = build_model(config).to(device=device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(
         model.parameters(),
         lr=config.optim.lr,
@@ -99,7 +105,7 @@ def train(
         torch.set_rng_state(state.torch_rng)
         history, start = state.history, state.step
 
-    validation = validation_batch(val_images, config.data, config.noise, config.train.seed)
+    validation = validation_batch(val_images, config.data, config.noise, config.train.seed).to(device)
     loss_fn = F.l1_loss if config.train.loss == "l1" else F.mse_loss
     total = config.train.steps
     pending: list[LossPoint] = []
@@ -109,7 +115,9 @@ def train(
     while step < total and not history["stopped_early"]:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config.optim, step, total)
-        batch = sample_batch(train_images, config.data, config.noise, config.train.batch_size, config.train.seed, step)
+        batch = sample_batch(
+            train_images, config.data, config.noise, config.train.batch_size, config.train.seed, step
+        ).to(device)
         noisy = batch.noisy.contiguous(memory_format=torch.channels_last)
         loss = loss_fn(model(noisy, batch.sigma), batch.clean)
         optimizer.zero_grad(set_to_none=True)

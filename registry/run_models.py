@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from denoiser.checkpoints import weights_from_bytes
@@ -32,11 +33,11 @@ def final_weights(workspace: Workspace, run: Run) -> tuple[bytes, str]:
 
 
 def load_model(config: ExperimentConfig, weights: bytes) -> nn.Module:
-    """The network in eval mode, on the config's recorded thread count."""
+    """The network in eval mode, channels-last as trained, on the config's recorded thread count."""
     configure(config.train.seed, config.train.threads)
     model = build_network(config.model)
     weights_from_bytes(model, weights)
-    return model.eval()
+    return model.to(memory_format=torch.channels_last).eval()
 
 
 def load_run_model(workspace: Workspace, run: Run) -> tuple[ExperimentConfig, nn.Module, str]:

@@ -50,7 +50,9 @@ class UNet(nn.Module):
         """
         height, width = noisy.shape[-2:]
         multiple = 2 ** (self.config.depth - 1)
-        x = F.pad(noisy, (0, -width % multiple, 0, -height % multiple), mode="replicate")
+        x = noisy
+        if height % multiple or width % multiple:  # skipped when not needed: its CUDA backward is nondeterministic
+            x = F.pad(noisy, (0, -width % multiple, 0, -height % multiple), mode="replicate")
         if self.config.noise_map:
             x = torch.cat([x, sigma_map(sigma, x)], dim=1)
         embedding = self.embedding(sigma) if self.embedding is not None else None
