@@ -120,6 +120,11 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="cpu only to try the script out")
     args = parser.parse_args()
     device = args.device
+    missing = [n for n in ("train400", "bsd68", "set12") if not (args.data / n / "MANIFEST.csv").is_file()]
+    if missing:
+        raise SystemExit(f"{args.data} lacks {', '.join(missing)} (copy them from ../shared/datasets)")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device here; --device cpu only tries the script out")
     args.out.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     result: dict = {"device": name, "torch": torch.__version__}
@@ -130,17 +135,7 @@ def main() -> None:
     train_images = [train_keys[k] for k in split["train"]]
     val_images = [train_keys[k] for k in split["val"]]
 
-    try:
-        per_step = seconds_per_step(base, train_images, val_images, device, args.probe_steps)
-        result["deterministic_kernels"] = True
-    except RuntimeError as exc:  # an op without a deterministic CUDA kernel: say so, train anyway
-        if "deterministic" not in str(exc):
-            raise
-        print(f"warning: {exc}; training with warn_only deterministic mode", flush=True)
-        result["deterministic_kernels"] = str(exc)
-        strict = torch.use_deterministic_algorithms
-        torch.use_deterministic_algorithms = lambda mode: strict(mode, warn_only=True)
-        per_step = seconds_per_step(base, train_images, val_images, device, args.probe_steps)
+    per_step = seconds_per_step(base, train_images, val_images, device, args.probe_steps)
     # Whole 500s, so the cosine schedule and checkpoints land on round steps.
     steps = min(args.max_steps, max(500, int(args.train_seconds / per_step) // 500 * 500))
     config = load_config(CONFIG, [f"train.batch_size={args.batch_size}", f"train.steps={steps}"])
