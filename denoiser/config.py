@@ -13,6 +13,7 @@ import hashlib
 import json
 import types
 import typing
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,12 +209,27 @@ class ExperimentConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
+    def validate(self, path: str) -> None:
+        hidden = _hidden_characters(self.name)
+        if hidden:
+            # The name is printed in tables and embedded in signed outputs: an escape sequence or a
+            # bidirectional override in it could rewrite what a reader's terminal shows.
+            raise ConfigError(f"name: must not contain control or format characters (found {', '.join(hidden)})")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the resolved config."""
         return config_digest(self.to_dict())
+
+
+def _hidden_characters(text: str) -> list[str]:
+    """Code points of the control and format characters (Unicode Cc, Cf) in `text`, as U+XXXX.
+
+    A copy of registry.text's rule: `denoiser` imports nothing from `registry`.
+    """
+    return sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")})
 
 
 def config_digest(resolved: dict[str, Any]) -> str:

@@ -22,6 +22,14 @@ CA_CERT = "dev-ca.cert.pem"
 CA_KEY = "dev-ca.key.pem"
 SIGNER_CHAIN = "dev-signer.chain.pem"  # signer certificate, then the CA certificate
 SIGNER_KEY = "dev-signer.key.pem"
+DEVELOPMENT_FILES = (CA_CERT, CA_KEY, SIGNER_CHAIN, SIGNER_KEY)
+# A publisher's pair signs model folders for others to use: named apart from development keys.
+PUBLISHER_FILES = (
+    "publisher-ca.cert.pem",
+    "publisher-ca.key.pem",
+    "publisher-signer.chain.pem",
+    "publisher-signer.key.pem",
+)
 DEV_ORGANIZATION = "provenoise DEVELOPMENT credentials (not for production)"
 
 
@@ -87,10 +95,49 @@ def write_private(path: Path, data: bytes) -> None:
 
 def create_development_keys(folder: Path, days: int = 365) -> SigningCredentials:
     """A development CA and an ES256 signer it issued, written as PEM files in `folder`."""
+    create_ca_and_signer(
+        folder,
+        _name("provenoise development CA"),
+        _name("provenoise development signer"),
+        datetime.timedelta(days=days),
+        ExtendedKeyUsageOID.EMAIL_PROTECTION,  # what C2PA validators accept for a manifest signer
+        DEVELOPMENT_FILES,
+    )
+    return load_development_keys(folder)
+
+
+def create_publisher_keys(folder: Path, publisher: str, years: int = 10) -> SigningCredentials:
+    """A publisher CA and a model-signing certificate (code signing), for distributing model folders."""
+    organization = x509.NameAttribute(NameOID.ORGANIZATION_NAME, publisher)
+    create_ca_and_signer(
+        folder,
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{publisher} model publisher CA"), organization]),
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{publisher} model signer"), organization]),
+        datetime.timedelta(days=365 * years),
+        ExtendedKeyUsageOID.CODE_SIGNING,
+        PUBLISHER_FILES,
+    )
+    ca_cert, _, chain, key = PUBLISHER_FILES
+    return SigningCredentials(
+        (folder / chain).read_bytes(), (folder / key).read_bytes(), (folder / ca_cert).read_bytes(), str(folder)
+    )
+
+
+def create_ca_and_signer(
+    folder: Path,
+    ca_name: x509.Name,
+    signer_name: x509.Name,
+    lifetime: datetime.timedelta,
+    usage: x509.ObjectIdentifier,
+    files: tuple[str, str, str, str],
+) -> None:
+    """A CA and an ES256 signing certificate it issued, as PEM files in `folder` (keys 0600).
+
+    `files` names the CA certificate, CA key, signer chain (signer, then CA) and signer key.
+    """
     now = datetime.datetime.now(datetime.UTC)
-    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
+    start, end = now - datetime.timedelta(minutes=5), now + lifetime
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("provenoise development CA")
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -107,7 +154,7 @@ def create_development_keys(folder: Path, days: int = 365) -> SigningCredentials
     signer_key = ec.generate_private_key(ec.SECP256R1())
     signer = (
         x509.CertificateBuilder()
-        .subject_name(_name("provenoise development signer"))
+        .subject_name(signer_name)
         .issuer_name(ca_name)
         .public_key(signer_key.public_key())
         .serial_number(x509.random_serial_number())
@@ -115,18 +162,18 @@ def create_development_keys(folder: Path, days: int = 365) -> SigningCredentials
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    ca_cert, ca_key_file, chain, signer_key_file = files
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    write_private(folder / CA_KEY, _private_pem(ca_key))
-    write_private(folder / SIGNER_KEY, _private_pem(signer_key))
-    (folder / CA_CERT).write_bytes(_pem(ca))
-    (folder / SIGNER_CHAIN).write_bytes(_pem(signer) + _pem(ca))
-    return load_development_keys(folder)
+    write_private(folder / ca_key_file, _private_pem(ca_key))
+    write_private(folder / signer_key_file, _private_pem(signer_key))
+    (folder / ca_cert).write_bytes(_pem(ca))
+    (folder / chain).write_bytes(_pem(signer) + _pem(ca))
 
 
 def development_keys_exist(folder: Path) -> bool:

@@ -3,13 +3,17 @@
 The manifest follows the C2PA specification's structures so any C2PA reader can check
 it: a `c2pa.actions.v2` assertion whose first action is `c2pa.opened` on the noisy input
 (a `parentOf` ingredient; an input that carries its own manifest keeps it), then
-`c2pa.filtered` with the software agent and its parameters; a `cawg.training-mining`
-assertion; and provenoise's own assertion (run, checkpoint, input and output hashes,
-training data, licences, consent, audit), under a reverse-domain label.
+`c2pa.filtered` with the software agent, its parameters and IPTC's digital source type;
+a `cawg.training-mining` assertion, entry by entry (provenance.rights); and provenoise's
+own assertion (run, checkpoint, input and output hashes, training data, licences,
+consent, audit), under a reverse-domain label. The builder is given the caller's trust
+anchors, so an input signed under them is recorded as trusted; with a time-stamp
+authority the signature carries an RFC 3161 time-stamp and outlives its certificate.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import mimetypes
 import os
@@ -20,14 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import c2pa
+from PIL import Image as PILImage
 
+from provenance.anchors import Anchor, pem_bundle
 from provenance.keys import SigningCredentials
+from provenance.rights import NOT_ALLOWED, assertion, decide, everywhere
 
 LINEAGE_LABEL = "org.provenoise.lineage"
-TRAINING_MINING_LABEL = "cawg.training-mining"
-MINING_USES = ("allowed", "notAllowed", "constrained")
-MINING_ENTRIES = ("cawg.ai_generative_training", "cawg.ai_training", "cawg.ai_inference", "cawg.data_mining")
 INPUT_LABEL = "noisy-input"
+# IPTC's term for an image a model enhanced (denoised) without generating its content.
+DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced"
 CALLBACK_ENV = "PROVENOISE_SIGNER_CALLBACK"  # "module:function", function(bytes) -> ES256 signature bytes
 
 
@@ -43,29 +49,54 @@ class SignRequest:
     software: dict[str, str]  # {"name": ..., "version": ...}
     parameters: dict[str, Any]  # what the filter action was given (sigma, steps...)
     facts: dict[str, Any]  # provenoise's lineage assertion
-    training_mining: str = "notAllowed"
+    # The cawg.training-mining assertion (provenance.rights.assertion); notAllowed everywhere by default.
+    training_mining: dict[str, Any] = field(
+        default_factory=lambda: assertion(decide([everywhere("default", NOT_ALLOWED)]))
+    )
     thumbnail: bool = False
+    trust_anchors: list[Anchor] = field(default_factory=list)  # for validating the input's own manifest
     extra_assertions: list[dict] = field(default_factory=list)
 
 
 def media_type(path: Path) -> str:
+    """The media type of an output we write, from its name (PNG, JPEG or TIFF)."""
     kind = mimetypes.guess_type(str(path))[0]
     if kind not in ("image/png", "image/jpeg", "image/tiff"):
         raise SigningError(f"{path.name}: not a format C2PA manifests are handled in here (PNG, JPEG, TIFF)")
     return kind
 
 
-def signer_from_credentials(credentials: SigningCredentials) -> c2pa.Signer:
-    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, credentials.chain_pem, credentials.key_pem, None)
+@functools.cache
+def _c2pa_media_types() -> frozenset[str]:
+    return frozenset(kind for kind in c2pa.Reader.get_supported_mime_types() if "/" in kind)
+
+
+def content_media_type(path: Path) -> str | None:
+    """What the file is (from its bytes, never its name), when that format can carry a C2PA manifest.
+
+    A signed PNG renamed `photo.bin` is still a signed PNG: judging by the name would let a
+    tampered input pass as one that has no manifest at all.
+    """
+    try:
+        with PILImage.open(path) as image:  # reads the header only
+            kind = image.get_format_mimetype()
+    except (OSError, ValueError, PILImage.DecompressionBombError):
+        return None
+    return kind if kind in _c2pa_media_types() else None
+
+
+def signer_from_credentials(credentials: SigningCredentials, tsa_url: str | None = None) -> c2pa.Signer:
+    """A signer; with `tsa_url`, every signature gets an RFC 3161 time-stamp from that authority."""
+    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, credentials.chain_pem, credentials.key_pem, tsa_url or None)
     try:
         return c2pa.Signer.from_info(info)
     except c2pa.C2paError as exc:
         raise SigningError(f"unusable signing credentials from {credentials.origin}: {exc}") from None
 
 
-def signer_from_callback(sign: Callable[[bytes], bytes], chain_pem: bytes) -> c2pa.Signer:
+def signer_from_callback(sign: Callable[[bytes], bytes], chain_pem: bytes, tsa_url: str | None = None) -> c2pa.Signer:
     """A signer whose private key stays elsewhere (HSM, KMS): `sign` returns an ES256 signature."""
-    return c2pa.Signer.from_callback(sign, c2pa.C2paSigningAlg.ES256, chain_pem.decode())
+    return c2pa.Signer.from_callback(sign, c2pa.C2paSigningAlg.ES256, chain_pem.decode(), tsa_url)
 
 
 def callback_from_environment() -> Callable[[bytes], bytes] | None:
@@ -78,12 +109,6 @@ def callback_from_environment() -> Callable[[bytes], bytes] | None:
         return getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError, ValueError) as exc:
         raise SigningError(f"${CALLBACK_ENV}={target!r} does not name a callable: {exc}") from None
-
-
-def training_mining_assertion(use: str) -> dict:
-    if use not in MINING_USES:
-        raise SigningError(f"training-mining use must be one of {', '.join(MINING_USES)}, got {use!r}")
-    return {"label": TRAINING_MINING_LABEL, "data": {"entries": {entry: {"use": use} for entry in MINING_ENTRIES}}}
 
 
 def manifest_definition(request: SignRequest) -> dict:
@@ -100,13 +125,14 @@ def manifest_definition(request: SignRequest) -> dict:
                         {
                             "action": "c2pa.filtered",
                             "softwareAgent": request.software,
+                            "digitalSourceType": DIGITAL_SOURCE_TYPE,
                             "description": "denoised",
                             "parameters": request.parameters,
                         },
                     ]
                 },
             },
-            training_mining_assertion(request.training_mining),
+            request.training_mining,
             {"label": LINEAGE_LABEL, "data": request.facts},
             *request.extra_assertions,
         ],
@@ -116,8 +142,10 @@ def manifest_definition(request: SignRequest) -> dict:
 def sign_image(request: SignRequest, signer: c2pa.Signer) -> int:
     """Embed a signed manifest; returns the manifest's size in bytes."""
     kind = media_type(request.source)
-    ingredient_kind = mimetypes.guess_type(str(request.ingredient))[0] or "application/octet-stream"
-    settings = {"builder": {"thumbnail": {"enabled": request.thumbnail}}}
+    ingredient_kind = content_media_type(request.ingredient) or "application/octet-stream"
+    settings: dict[str, Any] = {"builder": {"thumbnail": {"enabled": request.thumbnail}}}
+    if request.trust_anchors:
+        settings["trust"] = {"user_anchors": pem_bundle(request.trust_anchors)}
     temporary: Path | None = None
     try:
         builder = c2pa.Builder(manifest_definition(request), c2pa.Context.from_dict(settings))
@@ -135,7 +163,8 @@ def sign_image(request: SignRequest, signer: c2pa.Signer) -> int:
         os.replace(temporary, request.dest)
         temporary = None
     except c2pa.C2paError as exc:
-        raise SigningError(f"signing {request.dest} failed: {exc}") from None
+        # c2pa puts the actual failure on a later line; the CLI prints one line.
+        raise SigningError(f"signing {request.dest} failed: {' '.join(str(exc).split())}") from None
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)

@@ -1,7 +1,9 @@
 """What a run was trained on: datasets, licences, attributions and consent, from records.
 
-Consent is reported as it stands now, so an image whose consent was withdrawn after the
-run trained shows up as `withdrawn_since_training`.
+Consent is reported as it stands now and as it applies: the effective status over every
+copy of a picture (registry.consent). An image whose consent was withdrawn after the run
+trained, on its own row or on a copy in another dataset, shows up as
+`withdrawn_since_training`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from registry.consent import effective_consent
 from registry.models import Image, Run
 
 RESEARCH_ONLY_MARKERS = ("research", "noncommercial", "non-commercial", "-nc-")
@@ -25,6 +28,7 @@ def is_research_only(license_id: str) -> bool:
 def training_data(session: Session, run: Run) -> dict[str, Any]:
     members = {m.image_pk: m for m in run.splits}
     images = session.scalars(select(Image).where(Image.id.in_(members)).options(selectinload(Image.dataset))).all()
+    effective = effective_consent(session, images)
     datasets: dict[str, dict[str, Any]] = {}
     consent: Counter[str] = Counter()
     withdrawn_since = []
@@ -46,8 +50,8 @@ def training_data(session: Session, run: Run) -> dict[str, Any]:
         entry["licenses"][image.license] += 1
         if image.attribution:
             entry["attributions"].add(image.attribution)
-        consent[image.consent] += 1
-        if image.consent == "withdrawn":
+        consent[effective[image.id]] += 1
+        if effective[image.id] == "withdrawn":
             withdrawn_since.append(f"{image.dataset.name}/{image.image_id}")
     for entry in datasets.values():
         entry["licenses"] = dict(sorted(entry["licenses"].items()))

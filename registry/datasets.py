@@ -3,6 +3,9 @@
 All checks run before anything is written. The copy goes through a staging folder and
 is renamed into place; if DVC or the database then fails, the folder is removed and
 data.dvc restored, so a failed `data add` leaves the workspace as it was.
+
+Every image is recorded with the hash of its decoded pixels, which links it to copies of
+the same picture in other datasets: consent follows the picture (registry.consent).
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ import filecmp
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from provenance.pixels import pixel_sha256
 from registry import dvc
-from registry.db import utcnow
+from registry.consent import ConsentView, consent_view, reached
+from registry.db import Store, utcnow
 from registry.environment import current_user
 from registry.errors import NotFoundError, RegistryError
 from registry.manifests import MANIFEST_NAME, ImageEntry, content_hash, read_entries, sha256_file
@@ -38,7 +43,7 @@ def add_dataset(
     source: str | None = None,
     progress: Progress = lambda done, total: None,
 ) -> Dataset:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # match() would accept a trailing newline
         raise RegistryError(f"invalid dataset name {name!r}: use letters, digits, '.', '_' or '-'")
     folder = Path(folder).resolve()
     if manifest is None and (folder / MANIFEST_NAME).is_file():
@@ -124,6 +129,7 @@ def _record(session, workspace, name, target, entries, manifest, license, source
                 image_id=e.image_id,
                 path=workspace.relative(target / e.file),
                 sha256=e.sha256,
+                content_sha256=e.content_sha256,
                 bytes=e.bytes,
                 width=e.info.width,
                 height=e.info.height,
@@ -162,8 +168,18 @@ def show_dataset(workspace: Workspace, name: str) -> Dataset:
         return get_dataset(session, name)
 
 
+def dataset_consent(workspace: Workspace, datasets: Sequence[Dataset]) -> ConsentView:
+    """Effective consent and copies of every image of these datasets."""
+    with workspace.store().reader() as session:
+        return consent_view(session, [image for dataset in datasets for image in dataset.images])
+
+
 def set_consent(workspace: Workspace, key: str, status: str, note: str = "") -> ConsentEvent:
-    """Change one image's consent status (DATASET/IMAGE) and record the change."""
+    """Change one image's consent status (DATASET/IMAGE) and record the change.
+
+    The row keeps the status given here; the event records every copy of the picture the
+    change reached, with the effective status that now applies to all of them.
+    """
     if status not in CONSENT_STATUSES:
         raise RegistryError(f"consent status {status!r} is not one of {', '.join(CONSENT_STATUSES)}")
     dataset_name, sep, image_id = key.partition("/")
@@ -183,8 +199,29 @@ def set_consent(workspace: Workspace, key: str, status: str, note: str = "") -> 
             changed_at=utcnow(),
         )
         image.consent, image.consent_note = status, note
+        event.reached = reached(session, image)
         session.add(event)
     return event
+
+
+def backfill_content_hashes(workspace: Workspace, store: Store) -> int:
+    """Hash the pixels of images recorded before content hashes existed; returns how many.
+
+    Only a file that is present and still has its recorded sha256 is trusted to show the
+    recorded picture; any other row stays unhashed (grouped by its file sha256). One
+    transaction, so an interrupted backfill leaves every row as it was.
+    """
+    filled = 0
+    with store.transaction() as session:
+        for image in session.scalars(select(Image).where(Image.content_sha256.is_(None))).all():
+            try:
+                path = workspace.resolve(image.path)
+                if path.is_file() and sha256_file(path) == image.sha256:
+                    image.content_sha256 = pixel_sha256(path)
+                    filled += 1
+            except (RegistryError, OSError, ValueError):
+                continue  # unreadable or outside the workspace: left unhashed, not guessed
+    return filled
 
 
 def dataset_datasheet(workspace: Workspace, name: str) -> list[dict[str, str]]:

@@ -2,12 +2,19 @@
 
 Inputs may be 8- or 16-bit PNG, JPEG or TIFF (colour is used as its luminance); each
 output goes to OUT/<input stem>.png (or .jpg), 8-bit or 16-bit, and is signed with a
-C2PA manifest unless signing is turned off. Inside a workspace every output is recorded
+C2PA manifest unless signing is turned off. Every input is checked first: one that cannot
+be decoded, or whose own C2PA manifest fails verification, stops the batch before any
+output is written or any key is created. Inside a workspace every output is recorded
 (one transaction for the batch); outside one nothing is recorded.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +25,17 @@ from PIL import Image
 from denoiser.images import ImageError, load_gray
 from denoiser.inference import denoise
 from denoiser.inference import estimate_sigma as estimate
+from provenance.anchors import Anchor
 from provenance.pixels import pixel_sha256
+from provenance.rights import ALLOWED, assertion, explain, summarize
 from provenance.signing import SigningError, SignRequest, sign_image
 from registry.db import utcnow
 from registry.environment import code_version, current_user
 from registry.errors import RegistryError
+from registry.identity import registry_id
 from registry.manifests import sha256_file
 from registry.models import Output
-from registry.output_facts import model_facts, training_mining
+from registry.output_facts import InputCheck, check_input, model_facts, training_mining
 from registry.reporting import Reporter
 from registry.run_models import LoadedModel
 from registry.signing_keys import ResolvedSigner, credentials_summary
@@ -44,6 +54,7 @@ class DenoiseOptions:
     bits: int = 8
     format: str = "png"
     thumbnail: bool = False  # a C2PA thumbnail in the manifest (off: ~4 KB instead of ~1 MB)
+    accept_invalid_input: bool = False  # denoise an input whose own manifest fails verification (recorded)
 
 
 @dataclass
@@ -99,74 +110,155 @@ def denoise_files(
     out: Path,
     options: DenoiseOptions,
     workspace: Workspace | None = None,
-    signer: ResolvedSigner | None = None,
+    make_signer: Callable[[], ResolvedSigner] | None = None,
     reporter: Reporter | None = None,
+    anchors: Sequence[Anchor] = (),
 ) -> list[DenoisedFile]:
-    """Denoise, write and (with a signer) sign every input; record the batch in a workspace."""
+    """Denoise, write and (with a signer) sign every input; record the batch in a workspace.
+
+    `make_signer` is called only once every input has passed its checks (no keys are made
+    for a batch that is refused); `anchors` are the CAs `verify` would trust, used to check
+    each input's own manifest.
+    """
     reporter = reporter or Reporter()
     check_options(options)
     plan = plan_outputs(inputs, Path(out), SUFFIXES[options.format])
-    images, digests = {}, {}
-    for path in plan:  # decode everything first: a bad file stops the batch before any output
+    with tempfile.TemporaryDirectory(prefix="provenoise-inputs-") as private:
+        # One private copy of each input is decoded, hashed, checked and named as the
+        # ingredient: a file that changes after its check cannot slip into the signature.
+        copies = _snapshot(plan, Path(private))
+        images, digests, checks = {}, {}, {}
+        for path, copy in copies.items():  # check everything first: a bad file stops the batch
+            try:
+                images[path] = load_gray(copy)
+            except ImageError as exc:
+                raise RegistryError(str(exc).replace(str(copy), str(path))) from None
+            digests[path] = sha256_file(copy)
+            checks[path] = check_input(copy, list(anchors), workspace, options.accept_invalid_input, shown=path)
+            if checks[path].accepted_invalid:
+                reporter.warn(f"{path.name}: its own manifest fails verification; accepted and recorded as such")
+        low, high = model.config.noise.sigma_min, model.config.noise.sigma_max
+        if options.sigma is not None and not low <= options.sigma <= high:
+            reporter.warn(f"sigma {options.sigma:g} is outside the range the model was trained on ({low:g}-{high:g})")
+        signer = make_signer() if make_signer else None
+        facts = _output_facts(workspace, model) if signer else None
+        Path(out).mkdir(parents=True, exist_ok=True)
+        done: list[DenoisedFile] = []
         try:
-            images[path] = load_gray(path)
-        except ImageError as exc:
-            raise RegistryError(str(exc)) from None
-        digests[path] = sha256_file(path)
-    low, high = model.config.noise.sigma_min, model.config.noise.sigma_max
-    if options.sigma is not None and not low <= options.sigma <= high:
-        reporter.warn(f"sigma {options.sigma:g} is outside the range the model was trained on ({low:g}-{high:g})")
-    facts = model_facts(workspace, model) if signer else None
-    Path(out).mkdir(parents=True, exist_ok=True)
-    done = []
-    with reporter.progress("denoising" + (" and signing" if signer else ""), len(plan)) as update:
-        for index, (path, target) in enumerate(plan.items(), start=1):
-            noisy = images[path]
-            sigma = estimate(noisy, options.estimator) if options.blind else options.sigma
-            write_image(denoise(model.network, noisy, sigma, options.steps), target, options.bits, options.format)
-            item = DenoisedFile(path, target, digests[path], "", pixel_sha256(target), sigma, options.blind)
-            if signer is not None:
-                item.manifest = _sign(item, model, facts, options, workspace, signer)
-            item.output_sha256 = sha256_file(target)
-            done.append(item)
-            update(index, path.name)
-    if workspace is not None:
-        _record(workspace, model, done, options)
+            with reporter.progress("denoising" + (" and signing" if signer else ""), len(plan)) as update:
+                for index, (path, target) in enumerate(plan.items(), start=1):
+                    noisy = images[path]
+                    sigma = estimate(noisy, options.estimator) if options.blind else options.sigma
+                    item = DenoisedFile(path, target, digests[path], "", "", sigma, options.blind)
+                    clean = denoise(model.network, noisy, sigma, options.steps)
+                    item.manifest = _write(item, clean, copies[path], checks[path], facts, options, workspace, signer)
+                    item.output_sha256 = sha256_file(target)
+                    done.append(item)
+                    update(index, path.name)
+        finally:
+            if workspace is not None and done:  # what was written is recorded, even if a later file failed
+                _record(workspace, model, done, options)
     return done
 
 
-def _sign(item: DenoisedFile, model, facts, options: DenoiseOptions, workspace, signer: ResolvedSigner) -> dict:
-    use, why = training_mining(workspace, facts, item.input)
+def _snapshot(plan: dict[Path, Path], folder: Path) -> dict[Path, Path]:
+    copies = {}
+    for index, path in enumerate(plan):
+        copy = folder / str(index) / path.name  # keeps the name: the manifest's ingredient title
+        copy.parent.mkdir()
+        try:
+            shutil.copyfile(path, copy)
+        except OSError as exc:
+            raise RegistryError(f"cannot read {path}: {exc.strerror or exc}") from None
+        copies[path] = copy
+    return copies
+
+
+def _write(
+    item: DenoisedFile,
+    clean: np.ndarray,
+    ingredient: Path,
+    input: InputCheck,
+    facts: dict[str, Any] | None,
+    options: DenoiseOptions,
+    workspace: Workspace | None,
+    signer: ResolvedSigner | None,
+) -> dict | None:
+    """Write the output beside its final name, then sign it into place (or move it there).
+
+    A signing failure (a time-stamp authority that does not answer...) leaves no file
+    under the final name. Returns what the signature says, when signed.
+    """
+    target = item.output
+    staging = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
+    try:
+        write_image(clean, staging, options.bits, options.format)
+        item.pixel_sha256 = pixel_sha256(staging)
+        if signer is None:
+            os.replace(staging, target)
+            return None
+        return _sign(item, staging, ingredient, input, facts, options, workspace, signer)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _output_facts(workspace: Workspace | None, model: LoadedModel) -> dict[str, Any]:
+    facts = model_facts(workspace, model)
+    if workspace is not None:
+        with workspace.store().reader() as session:
+            facts["workspace_id"] = registry_id(session)
+    else:
+        facts["workspace_id"] = None
+    return facts
+
+
+def _sign(
+    item: DenoisedFile,
+    unsigned: Path,
+    ingredient: Path,
+    input: InputCheck,
+    facts: dict[str, Any],
+    options: DenoiseOptions,
+    workspace: Workspace | None,
+    signer: ResolvedSigner,
+) -> dict:
+    decisions = training_mining(workspace, facts, input)
+    restricted = sorted({r.origin for d in decisions.values() for r in d.sources if r.use != ALLOWED})
     version = code_version()["package_version"]
     lineage = facts | {
-        "schema": 1,
+        "schema": 2,
         "input_sha256": item.input_sha256,
+        "input": input.summary(),
         "output_pixel_sha256": item.pixel_sha256,
         "sigma": item.sigma,
         "sigma_estimated": item.sigma_estimated,
         "steps": options.steps,
-        "training_mining_reason": why,
+        "training_mining": explain(decisions),
+        "training_mining_reason": "restricted by " + ", ".join(restricted) if restricted else "allowed by every source",
     }
     parameters = {"sigma": round(item.sigma, 4), "sigma_estimated": item.sigma_estimated, "steps": options.steps}
     if options.blind:
         parameters["estimator"] = options.estimator
     request = SignRequest(
-        source=item.output,
+        source=unsigned,
         dest=item.output,
-        ingredient=item.input,
+        ingredient=ingredient,
         software={"name": "provenoise", "version": version},
         parameters=parameters,
         facts=lineage,
-        training_mining=use,
+        training_mining=assertion(decisions),
         thumbnail=options.thumbnail,
+        trust_anchors=input.anchors,
     )
     try:
         manifest_bytes = sign_image(request, signer.signer)
     except SigningError as exc:
         raise RegistryError(str(exc)) from None
+    entries = request.training_mining["data"]["entries"]
     return {
         "lineage": lineage,
-        "training_mining": use,
+        "training_mining": summarize(entries),
+        "training_mining_entries": entries,
         "signer": credentials_summary(signer.chain_pem),
         "bytes": manifest_bytes,
     }
@@ -192,7 +284,8 @@ def _record(workspace: Workspace, model: LoadedModel, done: list[DenoisedFile], 
             inside = resolved.is_relative_to(workspace.root)
             session.add(
                 Output(
-                    run_id=model.run_id,
+                    run_id=model.run_id if model.in_registry else None,
+                    model_run_id=None if model.in_registry else model.run_id,
                     model_sha256=model.weights_sha256,
                     input_name=item.input.name,
                     input_sha256=item.input_sha256,

@@ -1,8 +1,9 @@
 """`registry eval`: a recorded model and the classical baselines on registered datasets.
 
 Every number is recorded (one transaction per evaluation) and written as CSV and JSON
-tables keyed by image id. Images whose consent is withdrawn are left out unless
-`include_withdrawn` is given with a reason, and either way the evaluation records it.
+tables keyed by image id. Images whose consent is withdrawn (on any copy of their
+picture: registry.consent) are left out unless `include_withdrawn` is given with a
+reason, and either way the evaluation records it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from denoiser.config import ConfigError, EvalConfig, config_from_dict
 from denoiser.evaluation import Evaluation as Result
 from denoiser.evaluation import MetricRow, aggregate, evaluate
 from registry.artifacts import load_verified_image
+from registry.consent import withdrawals
 from registry.datasets import get_dataset
 from registry.db import utcnow
 from registry.environment import current_user
@@ -115,11 +117,12 @@ def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple
         return [_dataset_images(session, name, request.include_withdrawn) for name in request.datasets]
     test = split_files(run)["test"]
     pks = {m.image_key: m.image_pk for m in run.splits}
-    consent = dict(session.execute(select(Image.id, Image.consent).where(Image.id.in_(pks.values()))).all())
+    images = session.scalars(select(Image).where(Image.id.in_(pks.values()))).all()
+    reasons = withdrawals(session, images, with_note=False)
     members, excluded = [], []
     for key, path, sha in test:
-        if consent.get(pks[key]) == "withdrawn" and not request.include_withdrawn:
-            excluded.append({"image": key, "reason": "consent withdrawn since training"})
+        if pks[key] in reasons and not request.include_withdrawn:
+            excluded.append({"image": key, "reason": f"{reasons[pks[key]]} since training"})
         else:
             members.append((key, path, sha))
     return [(TEST_SPLIT, members, excluded)]
@@ -151,11 +154,12 @@ def _dataset_images(session, name: str, include_withdrawn: bool):
         dataset = get_dataset(session, name)
     except NotFoundError as exc:
         raise RegistryError(f"--dataset: {exc} (see `registry data list`)") from None
+    reasons = withdrawals(session, dataset.images, with_note=False)
     members, excluded = [], []
     for image in dataset.images:
         key = f"{name}/{image.image_id}"
-        if image.consent == "withdrawn" and not include_withdrawn:
-            excluded.append({"image": key, "reason": "consent withdrawn"})
+        if image.id in reasons and not include_withdrawn:
+            excluded.append({"image": key, "reason": reasons[image.id]})
         else:
             members.append((key, image.path, image.sha256))
     return name, members, excluded

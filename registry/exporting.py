@@ -2,19 +2,26 @@
 
 The folder holds the final weights (byte for byte the recorded checkpoint), the run's
 record as JSON, and a short model card, so the model can be used, and questioned, on a
-machine with no registry history.
+machine with no registry history; and `model.sig`, their OpenSSF model signature with
+the workspace's key (or --cert/--key), so whoever uses it can check that the claims are
+the registry's and not somebody's edit. The folder is built in a private staging folder
+beside the target and renamed into place.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from provenance.keys import SigningCredentials
+from provenance.model_signatures import ModelSignatureError, sign_folder
 from registry.data_summary import training_data
 from registry.environment import code_version
 from registry.errors import RegistryError
+from registry.identity import registry_id
 from registry.model_card import model_card
 from registry.run_models import FORMAT_VERSION, MODEL_FILE, WEIGHTS_FILE, final_weights
 from registry.runs import get_run, recorded_config
@@ -37,11 +44,19 @@ def check_target(out: Path, workspace: Workspace, force: bool) -> Path:
     return out
 
 
-def export_run(workspace: Workspace, run_ref: str, out: Path, force: bool = False) -> Path:
+def export_run(
+    workspace: Workspace,
+    run_ref: str,
+    out: Path,
+    force: bool = False,
+    credentials: SigningCredentials | None = None,
+) -> Path:
+    """Write the model folder; signed when credentials are given."""
     out = check_target(out, workspace, force)
     with workspace.store().reader() as session:
         run = get_run(session, run_ref)
         data = training_data(session, run)
+        workspace_id = registry_id(session)
     config = recorded_config(run)
     weights, digest = final_weights(workspace, run)
     detail = run_detail(run)
@@ -50,6 +65,7 @@ def export_run(workspace: Workspace, run_ref: str, out: Path, force: bool = Fals
         "format": "provenoise-model",
         "format_version": FORMAT_VERSION,
         "run_id": run.id,
+        "workspace_id": workspace_id,  # the registry that can vouch for this run
         "name": run.name,
         "weights_file": WEIGHTS_FILE,
         "weights_sha256": digest,
@@ -59,16 +75,47 @@ def export_run(workspace: Workspace, run_ref: str, out: Path, force: bool = Fals
         "latest_audit": latest_audit,
         "exported_by_code": code_version(),
     }
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        _write_folder(staging, weights, meta, detail, data, digest, credentials)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the folder is meant to be shared
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask can only set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def _write_folder(
+    staging: Path,
+    weights: bytes,
+    meta: dict[str, Any],
+    detail: dict[str, Any],
+    data: dict[str, Any],
+    digest: str,
+    credentials: SigningCredentials | None,
+) -> None:
     (staging / WEIGHTS_FILE).write_bytes(weights)
     (staging / MODEL_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     # Per-image rows stay in the registry; the local path of the config file means nothing elsewhere.
     record = {key: value for key, value in detail.items() if key not in ("metrics", "config_path")}
     (staging / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     (staging / "MODEL_CARD.md").write_text(model_card(detail, data, digest))
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    return out
+    if credentials is not None:
+        try:
+            sign_folder(staging, credentials)
+        except ModelSignatureError as exc:
+            raise RegistryError(str(exc)) from None

@@ -5,6 +5,10 @@ A manifest is a CSV with a `file` column (relative to the dataset folder) and op
 the benchmark manifests in shared/datasets). Without one, every image file directly in
 the folder is an entry. Every entry is decoded in full, hashed, and checked against the
 manifest's sha256 when it gives one.
+
+A dataset holds each picture once: the same file under two rows, or two files with
+identical decoded pixels, is refused, since consent given or withdrawn for one row
+would silently disagree with the other (see registry.consent).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from denoiser.images import ImageError, ImageInfo, inspect_image
+from provenance.pixels import pixel_sha256
 from registry.errors import RegistryError
 from registry.models import CONSENT_STATUSES
+from registry.text import has_hidden_characters
 from registry.workspace import inside
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm"}
@@ -31,6 +37,7 @@ class ImageEntry:
     file: str  # POSIX path relative to the dataset folder
     source_path: Path
     sha256: str
+    content_sha256: str  # of the decoded pixels: what the picture is, whatever its encoding
     bytes: int
     info: ImageInfo
     license: str
@@ -68,7 +75,30 @@ def read_entries(
         seen.add(entry.image_id)
         entries.append(entry)
         progress(number, len(rows))
+    _refuse_copies(entries, manifest or folder, bool(manifest))
     return entries
+
+
+def _refuse_copies(entries: list[ImageEntry], where: Path, numbered: bool) -> None:
+    """One file listed twice (under two ids) is refused: it would be one picture counted twice.
+
+    Two files showing the same pixels are accepted and linked like any copy (registry.consent):
+    a dataset may hold identical frames, and consent still reaches both.
+    """
+    by_file: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        first = by_file.setdefault(entry.file, index)
+        if first != index:
+            raise RegistryError(
+                f"{where}: {_row(entries, first, numbered)} and {_row(entries, index, numbered)} "
+                f"list the same file {entry.file!r}; register each file once"
+            )
+
+
+def _row(entries: list[ImageEntry], index: int, numbered: bool) -> str:
+    entry = entries[index]
+    row = f"row {index + 1} " if numbered else ""
+    return f"{row}(image_id {entry.image_id!r}, file {entry.file!r})"
 
 
 def _manifest_rows(manifest: Path) -> list[dict[str, str]]:
@@ -92,6 +122,10 @@ def _entry(folder, row, number, manifest, default_license, default_source) -> Im
     file = row.get("file", "")
     if not file:
         raise RegistryError(f"{where}: empty 'file'")
+    # Hidden characters could make one id print as another, or rewrite the terminal.
+    for column in ("image_id", "file"):
+        if has_hidden_characters(row.get(column, "")):
+            raise RegistryError(f"{where}: {column} {row[column]!r} holds control or format characters")
     try:
         path = inside(folder, file)
     except RegistryError:
@@ -100,6 +134,10 @@ def _entry(folder, row, number, manifest, default_license, default_source) -> Im
         info = inspect_image(path)
     except ImageError as exc:
         raise RegistryError(f"{where}: {exc}") from None
+    try:
+        content = pixel_sha256(path)
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{where}: cannot decode {file!r}: {exc}") from None
     digest = sha256_file(path)
     expected = row.get("sha256", "").lower()
     if expected and expected != digest:
@@ -112,6 +150,7 @@ def _entry(folder, row, number, manifest, default_license, default_source) -> Im
         file=path.relative_to(folder.resolve()).as_posix(),
         source_path=path,
         sha256=digest,
+        content_sha256=content,
         bytes=path.stat().st_size,
         info=info,
         license=row.get("license") or default_license or UNKNOWN_LICENSE,

@@ -22,6 +22,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, float: Double}
 
 
+class RegistryInfo(Base):
+    """Facts about the registry itself; `workspace_id` names it in every signed manifest."""
+
+    __tablename__ = "registry_info"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class Dataset(Base):
     __tablename__ = "datasets"
 
@@ -48,6 +57,9 @@ class Image(Base):
     image_id: Mapped[str] = mapped_column(String(200))  # unique within the dataset
     path: Mapped[str] = mapped_column(String(500))  # relative to the workspace
     sha256: Mapped[str] = mapped_column(String(64))
+    # What the picture is, whatever its file: sha256 of mode, size and decoded pixels.
+    # Copies share consent (see registry.consent); None until backfilled from the file.
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
@@ -73,6 +85,7 @@ class ConsentEvent(Base):
     previous: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
+    reached: Mapped[list[Any] | None]  # every copy of the picture the change reached, with its effective status
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[datetime]
 
@@ -219,7 +232,10 @@ class Output(Base):
     __tablename__ = "outputs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[str | None] = mapped_column(String(40))  # the model's run, when the record names one
+    # The model's run when it is recorded in this registry (a run with outputs cannot be
+    # deleted); a model folder from elsewhere names its run in model_run_id instead.
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="RESTRICT"))
+    model_run_id: Mapped[str | None] = mapped_column(String(40))
     model_sha256: Mapped[str] = mapped_column(String(64))  # weights that produced it
     input_name: Mapped[str] = mapped_column(Text)
     input_sha256: Mapped[str] = mapped_column(String(64))

@@ -1,25 +1,22 @@
-"""Loading a trained model: from a recorded run (final checkpoint, hash-checked) or from
-an exported model folder (`registry export`), which needs no registry at all."""
+"""Loading a trained network: from a recorded run (final checkpoint, hash-checked) or from
+the bytes of an exported model folder (registry.model_folders reads and checks those)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from denoiser.checkpoints import weights_from_bytes
-from denoiser.config import ConfigError, ExperimentConfig, config_from_dict
+from denoiser.config import ExperimentConfig
 from denoiser.determinism import configure
 from denoiser.networks import build_network
 from registry.artifacts import read_verified
 from registry.errors import RegistryError
 from registry.models import Run
-from registry.runs import get_run, recorded_config
+from registry.runs import recorded_config
 from registry.workspace import Workspace
 
 
@@ -51,6 +48,11 @@ WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
 
 
+REGISTRY_CLAIMS = "registry"  # facts read from this registry's records
+VERIFIED_CLAIMS = "verified"  # a model folder signed under an anchor the user trusts
+SELF_DECLARED_CLAIMS = "self-declared"  # a folder used with --unverified-model: its word only
+
+
 @dataclass
 class LoadedModel:
     config: ExperimentConfig
@@ -59,39 +61,6 @@ class LoadedModel:
     run_id: str | None
     source: str  # "run" or the model folder
     record: dict[str, Any] = field(default_factory=dict)  # what the model folder says about its run
-
-
-def is_model_folder(path: Path) -> bool:
-    return (path / MODEL_FILE).is_file()
-
-
-def load_model_folder(folder: Path) -> LoadedModel:
-    try:
-        meta = json.loads((folder / MODEL_FILE).read_text())
-        config = config_from_dict(meta["config"])
-    except (OSError, ValueError, KeyError, ConfigError) as exc:
-        raise RegistryError(f"{folder} is not a usable model folder: {exc}") from None
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise RegistryError(f"{folder}: model format {meta.get('format_version')!r} is not supported")
-    weights = (folder / WEIGHTS_FILE).read_bytes()
-    digest = hashlib.sha256(weights).hexdigest()
-    if digest != meta.get("weights_sha256"):
-        raise RegistryError(
-            f"{folder / WEIGHTS_FILE}: sha256 {digest}, the model folder records {meta.get('weights_sha256')}"
-        )
-    return LoadedModel(config, load_model(config, weights), digest, meta.get("run_id"), str(folder), meta)
-
-
-def resolve_model(reference: str, workspace: Workspace | None) -> LoadedModel:
-    """A model folder path, or a run id (prefix) of the workspace's registry."""
-    path = Path(reference)
-    if path.is_dir():
-        if is_model_folder(path):
-            return load_model_folder(path)
-        raise RegistryError(f"{reference} is a folder but not an exported model (no {MODEL_FILE})")
-    if workspace is None:
-        raise RegistryError(f"{reference!r} is not a model folder, and there is no workspace here to look up a run")
-    with workspace.store().reader() as session:
-        run = get_run(session, reference)
-    config, network, digest = load_run_model(workspace, run)
-    return LoadedModel(config, network, digest, run.id, "run")
+    claims: str = REGISTRY_CLAIMS  # how far the facts about its run can be believed
+    signature: dict[str, Any] | None = None  # the model folder's signature check
+    in_registry: bool = False  # its run is recorded in the workspace's registry, with these weights

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -63,3 +65,26 @@ def split_files(run: Run) -> dict[str, list[tuple[str, str, str]]]:
     for member in sorted(run.splits, key=lambda m: (m.role, m.position)):
         files[member.role].append((member.image_key, member.path, member.sha256))
     return files
+
+
+def run_fingerprint(run: Run) -> dict[str, str | None]:
+    """What a signed output pins of its run, so a later edit of the record shows.
+
+    The config hash is recomputed from the stored config (an edit of either column shows);
+    the split digest covers every image of every role with the hash it had when used; the
+    seeds and the code's source hash are what a re-execution starts from.
+    """
+    members = sorted(run.splits, key=lambda m: (m.role, m.position))
+    split = hashlib.sha256("".join(f"{m.role}\0{m.position}\0{m.image_key}\0{m.sha256}\n" for m in members).encode())
+    try:
+        config_hash = config_from_dict(run.config).digest()
+    except ConfigError:
+        config_hash = None
+    return {
+        "config_sha256": config_hash,
+        "final_checkpoint_sha256": run.checkpoints[-1].sha256 if run.checkpoints else None,
+        "split_sha256": split.hexdigest(),
+        "data_version": run.data_version,
+        "seeds": f"{run.seed}/{run.split_seed}",
+        "code_sha256": (run.code or {}).get("source_sha256"),
+    }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from denoiser import cost
 from denoiser.config import ConfigError, ExperimentConfig, load_config
@@ -27,6 +27,7 @@ from denoiser.training import Checkpoint as TrainedCheckpoint
 from denoiser.training import DataError, TrainingHooks, check_images, train
 from registry import dvc
 from registry.artifacts import load_verified_image, read_verified, store_state, store_weights
+from registry.consent import copy_groups, withdrawals
 from registry.datasets import get_dataset
 from registry.db import Store, utcnow
 from registry.environment import code_version, current_user, environment, environment_differences
@@ -90,25 +91,62 @@ def train_run(
 def _plan_split(
     store: Store, config: ExperimentConfig, strict: bool, reporter: Reporter
 ) -> tuple[dict[str, list[tuple[str, Image]]], list[dict]]:
-    """role -> [(key, image)] from the split seed, leaving out withdrawn consent."""
+    """role -> [(key, image)] from the split seed, leaving out withdrawn consent.
+
+    Consent is the effective one: an image is left out when any copy of its picture, in
+    any dataset, is withdrawn (registry.consent).
+    """
     with store.reader() as session:
         candidates = _candidates(session, config)
-    excluded = [
-        {"image": key, "reason": f"consent withdrawn{': ' + image.consent_note if image.consent_note else ''}"}
-        for key, image in candidates.items()
-        if image.consent == "withdrawn"
-    ]
+        reasons = withdrawals(session, candidates.values())
+    excluded = [{"image": key, "reason": reasons[image.id]} for key, image in candidates.items() if image.id in reasons]
     if excluded:
         names = ", ".join(e["image"] for e in excluded)
         if strict:
             raise RegistryError(f"--strict: consent is withdrawn for {names}")
         reporter.warn(f"leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
-    usable = {key: image for key, image in candidates.items() if image.consent != "withdrawn"}
+    usable = {key: image for key, image in candidates.items() if image.id not in reasons}
+    with store.reader() as session:
+        repeated = _repeated_pictures(session, usable)
+    if repeated:
+        reporter.warn(f"using {len(repeated)} picture(s) once that appear under several ids: " + ", ".join(repeated))
+        excluded += [{"image": key, "reason": f"same picture as {kept}"} for key, kept in repeated.items()]
+        usable = {key: image for key, image in usable.items() if key not in repeated}
     try:
         keys = make_split(list(usable), config.data.split, config.data.split_seed)
     except SplitError as exc:
         raise RegistryError(str(exc)) from None
     return {role: [(key, usable[key]) for key in keys[role]] for role in ROLES}, excluded
+
+
+def _refuse_withdrawn_training_images(store: Store, run: Run) -> None:
+    """Resuming would go on learning from a picture whose consent was withdrawn since the run began."""
+    with store.reader() as session:
+        members = [m for m in run.splits if m.role in ("train", "val")]
+        images = session.scalars(select(Image).where(Image.id.in_([m.image_pk for m in members]))).all()
+        withdrawn = withdrawals(session, images)
+        keys = sorted(m.image_key for m in members if m.image_pk in withdrawn)
+    if keys:
+        raise RegistryError(
+            f"run {run.id} cannot be resumed: consent was withdrawn for {', '.join(keys)} since it began; "
+            "train a new run, which leaves those images out"
+        )
+
+
+def _repeated_pictures(session, usable: dict[str, Image]) -> dict[str, str]:
+    """key -> the key kept in its place (the first in the config's order), for every further copy.
+
+    One picture in two datasets of one config would otherwise be trained on twice, or land
+    in training and test at once.
+    """
+    by_pk = {image.id: key for key, image in usable.items()}
+    order = {key: position for position, key in enumerate(usable)}  # the config's dataset order
+    repeated = {}
+    for pk, group in copy_groups(session, usable.values()).items():
+        first = min((by_pk[member.id] for member in group if member.id in by_pk), key=order.__getitem__)
+        if by_pk[pk] != first:
+            repeated[by_pk[pk]] = first
+    return dict(sorted(repeated.items()))
 
 
 def _record_run(
@@ -170,6 +208,7 @@ def resume_run(
         run = get_run(session, run_ref)
     if run.status == "finished":
         raise RegistryError(f"run {run.id} already finished; nothing to resume")
+    _refuse_withdrawn_training_images(store, run)
     config = recorded_config(run)
     current = code_version()["source_sha256"]
     if current != run.code["source_sha256"]:

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from registry.consent import ConsentView
 from registry.models import Audit, Dataset, Run
 
 
@@ -13,8 +14,11 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
-def dataset_summary(dataset: Dataset) -> dict[str, Any]:
-    consent = Counter(image.consent for image in dataset.images)
+def dataset_summary(dataset: Dataset, consent: ConsentView) -> dict[str, Any]:
+    """`consent` counts the statuses recorded on the rows; `effective_consent` the ones that apply
+    (most restrictive over every copy of each picture, which training and evaluation obey)."""
+    recorded = Counter(image.consent for image in dataset.images)
+    effective = Counter(consent.effective[image.id] for image in dataset.images)
     return {
         "name": dataset.name,
         "images": len(dataset.images),
@@ -23,14 +27,15 @@ def dataset_summary(dataset: Dataset) -> dict[str, Any]:
         "path": dataset.path,
         "content_hash": dataset.content_hash,
         "dvc_version": dataset.dvc_version,
-        "consent": dict(sorted(consent.items())),
+        "consent": dict(sorted(recorded.items())),
+        "effective_consent": dict(sorted(effective.items())),
         "added_by": dataset.added_by,
         "added_at": _time(dataset.added_at),
     }
 
 
-def dataset_detail(dataset: Dataset) -> dict[str, Any]:
-    detail = dataset_summary(dataset) | {"manifest_sha256": dataset.manifest_sha256}
+def dataset_detail(dataset: Dataset, consent: ConsentView) -> dict[str, Any]:
+    detail = dataset_summary(dataset, consent) | {"manifest_sha256": dataset.manifest_sha256}
     detail["image_list"] = [
         {
             "image_id": i.image_id,
@@ -45,12 +50,27 @@ def dataset_detail(dataset: Dataset) -> dict[str, Any]:
             "attribution": i.attribution,
             "source": i.source,
             "consent": i.consent,
+            "effective_consent": consent.effective[i.id],
+            "copies": consent.copies[i.id],
             "consent_note": i.consent_note,
             "notes": i.notes,
         }
         for i in dataset.images
     ]
     return detail
+
+
+def dataset_duplicates(dataset: Dataset, consent: ConsentView) -> list[dict[str, Any]]:
+    """The images of `dataset` that show a picture already registered elsewhere."""
+    return [
+        {
+            "image": f"{dataset.name}/{i.image_id}",
+            "duplicates": consent.copies[i.id],
+            "effective_consent": consent.effective[i.id],
+        }
+        for i in dataset.images
+        if consent.copies[i.id]
+    ]
 
 
 def audit_view(audit: Audit) -> dict[str, Any]:

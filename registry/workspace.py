@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provenance.signing import MINING_USES
+from provenance.rights import MINING_USES
 from registry import dvc
 from registry.db import Store, migrate, safe_url
 from registry.errors import RegistryError
@@ -80,6 +80,59 @@ def update_settings(root: Path, **changes: str) -> None:
     (root / MARKER / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
+def _mining_policy(value: str) -> str:
+    if value not in MINING_USES:
+        raise RegistryError(f"training-mining must be one of {', '.join(MINING_USES)}, got {value!r}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+        raise RegistryError(f"tsa-url must be an http(s) URL, got {value!r}")
+    return value
+
+
+# Settings `registry config set` may change: name -> (key in config.json, validator).
+SETTINGS = {"training-mining": ("training_mining", _mining_policy), "tsa-url": ("tsa_url", _http_url)}
+
+
+def set_setting(root: Path, name: str, value: str) -> str:
+    """Validate and store one setting ('' removes it); returns what was stored."""
+    if name not in SETTINGS:
+        raise RegistryError(f"unknown setting {name!r}; settings: {', '.join(SETTINGS)}")
+    key, validate = SETTINGS[name]
+    settings = read_settings(root)
+    if value:
+        settings[key] = validate(value)
+    else:
+        settings.pop(key, None)
+    (root / MARKER / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    return settings.get(key, "")
+
+
+def setting(root: Path, name: str) -> str | None:
+    """One setting, checked as `config set` checks it: a hand-edited config.json gets no say."""
+    key, validate = SETTINGS[name]
+    value = read_settings(root).get(key)
+    if not value:
+        return None
+    try:
+        return validate(value)
+    except RegistryError as exc:
+        raise RegistryError(f"{root / MARKER / CONFIG_FILE}: {exc}") from None
+
+
+def check_setting(name: str, value: str) -> str:
+    """`value` if it is valid for the setting `name` (a one-line error otherwise)."""
+    return SETTINGS[name][1](value)
+
+
+def show_settings(root: Path) -> dict[str, str]:
+    settings = read_settings(root)
+    shown = {name: settings.get(key, "") for name, (key, _) in SETTINGS.items()}
+    return shown | {"database": safe_url(resolve_db_url(root, None))}
+
+
 def default_db_url(root: Path) -> str:
     return f"sqlite:///{root / MARKER / 'registry.db'}"
 
@@ -113,8 +166,8 @@ def init_workspace(
     Git and DVC are initialised only when missing; migrations bring the database to the
     current schema. Safe to run again on an existing workspace.
     """
-    if training_mining and training_mining not in MINING_USES:
-        raise RegistryError(f"--training-mining must be one of {', '.join(MINING_USES)}, got {training_mining!r}")
+    if training_mining:
+        check_setting("training-mining", training_mining)
     root = Path(path).resolve()
     if root.exists() and not root.is_dir():
         raise RegistryError(f"{root} exists and is not a folder")

@@ -6,14 +6,18 @@ from __future__ import annotations
 import csv
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from provenance.keys import CA_CERT, create_development_keys
 from registry.cli import run as cli_run
 from registry.datasets import add_dataset
+from registry.exporting import export_run
+from registry.tracking import train_run
 from registry.workspace import Workspace, init_workspace
 
 POSTGRES_ADMIN = os.environ.get("PROVENOISE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -76,6 +80,21 @@ def write_dataset(folder: Path, count: int = 6, consent: dict[str, str] | None =
     return folder
 
 
+@pytest.fixture(autouse=True)
+def user_config(tmp_path_factory, monkeypatch) -> Path:
+    """Each test gets its own user configuration folder (development keys, trusted CAs)."""
+    folder = tmp_path_factory.mktemp("user-config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    for name in (
+        "PROVENOISE_TRUST_CA",
+        "PROVENOISE_SIGNING_CERT",
+        "PROVENOISE_SIGNING_KEY",
+        "PROVENOISE_SIGNER_CALLBACK",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request):
     """None (the workspace's SQLite default) or the URL of a fresh PostgreSQL database."""
@@ -110,3 +129,25 @@ def workspace(tmp_path: Path, db_url, monkeypatch) -> Workspace:
     add_dataset(workspace, write_dataset(tmp_path / "source"), "tiny")
     monkeypatch.chdir(workspace.root)
     return workspace
+
+
+@dataclass(frozen=True)
+class SignedModel:
+    folder: Path  # an exported, signed model folder (copy it before changing it)
+    ca: Path  # the CA its signer chains to: trust it with --trust
+    run_id: str
+
+
+@pytest.fixture(scope="session")
+def signed_model(tmp_path_factory) -> SignedModel:
+    """One tiny run, trained once per test session in its own workspace, exported and signed
+    by a publisher nobody trusts until a test passes its CA. Tests only read it."""
+    root = tmp_path_factory.mktemp("signed-model")
+    workspace, _ = init_workspace(root / "ws", "sqlite:///" + str(root / "ws.db"))
+    add_dataset(workspace, write_dataset(root / "source"), "tiny")
+    (root / "tiny.yaml").write_text(TINY_CONFIG)
+    run_id = train_run(workspace, root / "tiny.yaml")
+    credentials = create_development_keys(root / "publisher")
+    folder = export_run(workspace, run_id, root / "model", credentials=credentials)
+    workspace.store().close()
+    return SignedModel(folder, root / "publisher" / CA_CERT, run_id)

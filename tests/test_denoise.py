@@ -36,11 +36,13 @@ def test_export_folder_is_self_contained(exported):
     assert sorted(p.name for p in folder.iterdir()) == [
         "MODEL_CARD.md",
         "model.safetensors",
+        "model.sig",
         "provenoise-model.json",
         "run.json",
     ]
     meta = json.loads((folder / "provenoise-model.json").read_text())
     assert meta["run_id"] == run_id and meta["training_data"]["datasets"][0]["name"] == "tiny"
+    assert len(meta["workspace_id"]) == 32
     assert "registry denoise" in (folder / "MODEL_CARD.md").read_text()
 
 
@@ -59,7 +61,9 @@ def test_exported_model_in_a_fresh_workspace_records_outputs(exported, tmp_path,
     with fresh.store().reader() as session:
         outputs = session.scalars(select(Output)).all()
     assert sorted(o.input_name for o in outputs) == sorted(f.name for f in files)
-    assert all(o.run_id == run_id and o.output_path.startswith("out/") and o.signed for o in outputs)
+    # The run is not in this registry: the output names it as the model's run, without a foreign key.
+    assert all(o.run_id is None and o.model_run_id == run_id for o in outputs)
+    assert all(o.output_path.startswith("out/") and o.signed for o in outputs)
 
 
 def test_outside_a_workspace_nothing_is_recorded_and_16_bit_works(exported, tmp_path, monkeypatch, capsys):

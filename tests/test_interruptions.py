@@ -68,3 +68,16 @@ def test_finished_runs_cannot_be_resumed(workspace, tiny_config):
     run_id = train_run(workspace, tiny_config)
     with pytest.raises(RegistryError, match="already finished"):
         resume_run(workspace, run_id)
+
+
+def test_a_run_cannot_resume_on_a_picture_withdrawn_since_it_began(workspace, tiny_config):
+    from registry.datasets import set_consent
+
+    with pytest.raises(RuntimeError):
+        train_run(workspace, tiny_config, hooks=FailAt(6))
+    run = show_run(workspace, latest_run_id(workspace))
+    trained_on = next(m.image_key for m in run.splits if m.role == "train")
+    set_consent(workspace, trained_on, "withdrawn", "asked")
+    with pytest.raises(RegistryError, match=f"consent was withdrawn for {trained_on}"):
+        resume_run(workspace, run.id)
+    assert show_run(workspace, run.id).status == "failed"

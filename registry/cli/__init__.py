@@ -14,10 +14,13 @@ import traceback
 import typer
 
 from registry.errors import RegistryError
+from registry.text import printable
 
 
 def _error(message: str, code: int) -> int:
-    first_line = " ".join(str(message).split("\n")[0].split()) or "unknown error"
+    # Messages embed names, ids and paths from the command line and from files: made inert, so
+    # an escape sequence in them cannot clear or rewrite the terminal.
+    first_line = " ".join(printable(str(message).split("\n")[0]).split()) or "unknown error"
     print(f"error: {first_line}", file=sys.stderr)
     return code
 

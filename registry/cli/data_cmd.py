@@ -9,9 +9,16 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.datasets import add_dataset, dataset_datasheet, list_datasets, set_consent, show_dataset
+from registry.datasets import (
+    add_dataset,
+    dataset_consent,
+    dataset_datasheet,
+    list_datasets,
+    set_consent,
+    show_dataset,
+)
 from registry.models import CONSENT_STATUSES
-from registry.views import dataset_detail, dataset_summary
+from registry.views import dataset_detail, dataset_duplicates, dataset_summary
 from registry.workspace import find_workspace
 
 data_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
@@ -47,28 +54,41 @@ def add(
         dataset = add_dataset(
             workspace, folder, name, manifest, license, source, lambda n, total: update(n, total=total)
         )
-    summary = dataset_summary(show_dataset(workspace, dataset.name))
-    ui.result(
-        summary, lambda: ui.line(f"registered {summary['name']}: {summary['images']} images in {summary['path']}")
-    )
+    dataset = show_dataset(workspace, dataset.name)
+    consent = dataset_consent(workspace, [dataset])
+    summary = dataset_summary(dataset, consent) | {"duplicates": dataset_duplicates(dataset, consent)}
+
+    def render() -> None:
+        ui.line(f"registered {summary['name']}: {summary['images']} images in {summary['path']}")
+        # Copies share consent, so say which registered pictures these rows now stand with.
+        for copy in summary["duplicates"]:
+            ui.line(
+                f"  {copy['image']} is the same picture as {', '.join(copy['duplicates'])} "
+                f"(consent shared; effective: {copy['effective_consent']})"
+            )
+
+    ui.result(summary, render)
 
 
 @data_app.command("list", epilog="Example: registry data list --json")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List registered datasets."""
     ui = UI(as_json)
-    rows = [dataset_summary(d) for d in list_datasets(find_workspace(db_url=db))]
+    workspace = find_workspace(db_url=db)
+    datasets = list_datasets(workspace)
+    consent = dataset_consent(workspace, datasets)
+    rows = [dataset_summary(d, consent) for d in datasets]
     ui.result(
         rows,
         lambda: ui.table(
             "datasets",
-            ("name", "images", "license", "consent", "version (DVC)", "added"),
+            ("name", "images", "license", "consent (effective)", "version (DVC)", "added"),
             [
                 (
                     r["name"],
                     r["images"],
                     r["license"],
-                    _consent_counts(r["consent"]),
+                    _consent_counts(r["effective_consent"]),
                     r["dvc_version"][:12],
                     r["added_at"],
                 )
@@ -99,7 +119,8 @@ def show(
         rows = [list(answer.values()) for answer in answers]
         ui.result(answers, lambda: ui.table(f"datasheet: {name}", ("section", "question", "answer"), rows))
         return
-    detail = dataset_detail(show_dataset(workspace, name))
+    dataset = show_dataset(workspace, name)
+    detail = dataset_detail(dataset, dataset_consent(workspace, [dataset]))
 
     def render() -> None:
         ui.fields(
@@ -108,11 +129,14 @@ def show(
                 (k, detail[k])
                 for k in ("images", "path", "license", "source", "content_hash", "dvc_version", "added_by", "added_at")
             ]
-            + [("consent", _consent_counts(detail["consent"]))],
+            + [
+                ("consent (effective)", _consent_counts(detail["effective_consent"])),
+                ("consent (recorded)", _consent_counts(detail["consent"])),
+            ],
         )
         ui.table(
             "images",
-            ("image", "size", "mode", "license", "consent", "attribution", "sha256"),
+            ("image", "size", "mode", "license", "consent", "effective", "copies", "attribution", "sha256"),
             [
                 (
                     i["image_id"],
@@ -120,6 +144,8 @@ def show(
                     i["mode"],
                     i["license"],
                     i["consent"],
+                    i["effective_consent"],
+                    ", ".join(i["copies"]) or "-",
                     i["attribution"],
                     i["sha256"][:16],
                 )
@@ -140,7 +166,7 @@ def consent_set(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set an image's consent status; the change is kept in its history."""
+    """Set an image's consent status; it reaches every copy of the picture, and the most restrictive wins."""
     ui = UI(as_json)
     event = set_consent(find_workspace(db_url=db), image, status, note)
     data = {
@@ -149,5 +175,12 @@ def consent_set(
         "status": event.status,
         "note": event.note,
         "changed_by": event.changed_by,
+        "reached": event.reached,
     }
-    ui.result(data, lambda: ui.line(f"{image}: consent {event.previous} -> {event.status}"))
+
+    def render() -> None:
+        ui.line(f"{image}: consent {event.previous} -> {event.status}")
+        for copy in event.reached:
+            ui.line(f"  reached {copy['image']}: recorded {copy['recorded']}, effective {copy['effective']}")
+
+    ui.result(data, render)

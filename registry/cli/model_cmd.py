@@ -7,17 +7,35 @@ from typing import Annotated
 
 import typer
 
+from provenance.model_signatures import SIGNED
 from registry.cli.options import DbOption, JsonOption, optional_workspace
 from registry.cli.ui import UI
 from registry.denoising import DenoiseOptions, check_options, denoise_files
 from registry.exporting import export_run
+from registry.model_folders import sign_model_folder
+from registry.model_resolution import resolve_model
 from registry.noising import make_noisy
-from registry.run_models import resolve_model
-from registry.signing_keys import resolve_signer
+from registry.signing_keys import folder_credentials, resolve_signer, tsa_url
+from registry.trust_store import chosen_anchors, model_anchors
 from registry.workspace import find_workspace
+
+TrustOption = Annotated[
+    list[Path] | None,
+    typer.Option("--trust", help="Also trust this CA (PEM) for model folders and inputs' manifests; repeatable."),
+]
+CertOption = Annotated[Path | None, typer.Option("--cert", help="Signing certificate chain (PEM).")]
+KeyOption = Annotated[Path | None, typer.Option("--key", help="Signing private key (PEM).")]
+TsaOption = Annotated[
+    str | None,
+    typer.Option("--tsa-url", help="RFC 3161 time-stamp authority (default: the workspace's tsa-url setting)."),
+]
+
+
+models_app = typer.Typer(help="Exported model folders.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
     app.command(
         "denoise",
         epilog="Example: registry denoise models/reference noisy.png --out denoised/ --sigma 25",
@@ -37,23 +55,43 @@ def denoise(
     bits: Annotated[int, typer.Option("--bits", help="Output bit depth: 8 or 16.")] = 8,
     format: Annotated[str, typer.Option("--format", help="Output format: png or jpeg.")] = "png",
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Write unsigned outputs.")] = False,
-    cert: Annotated[Path | None, typer.Option("--cert", help="Signing certificate chain (PEM).")] = None,
-    key: Annotated[Path | None, typer.Option("--key", help="Signing private key (PEM).")] = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
     thumbnail: Annotated[bool, typer.Option("--thumbnail", help="Embed a C2PA thumbnail (about 1 MB).")] = False,
+    trust: TrustOption = None,
+    tsa: TsaOption = None,
+    unverified_model: Annotated[
+        bool,
+        typer.Option(
+            "--unverified-model", help="Use a model folder whose signature fails; its claims are marked self-declared."
+        ),
+    ] = False,
+    accept_invalid_input: Annotated[
+        bool,
+        typer.Option(
+            "--accept-invalid-input", help="Denoise inputs whose own C2PA manifest fails verification (recorded)."
+        ),
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Denoise images with a recorded run or an exported model, and sign each output with C2PA.
 
+    A model folder is used only when its signature verifies against a CA you trust (or the
+    package's publisher list). Inputs whose own manifest fails verification are refused.
     Inside a workspace every output is recorded; outside one nothing is.
     """
     ui = UI(as_json)
-    options = DenoiseOptions(sigma, blind, estimator, steps, bits, format, thumbnail)
+    options = DenoiseOptions(sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input)
     check_options(options)  # before loading anything
     workspace = optional_workspace(db)
-    loaded = resolve_model(model, workspace)
-    signer = None if no_sign else resolve_signer(workspace, cert, key, ui)
-    done = denoise_files(loaded, inputs, out, options, workspace, signer, ui)
+    loaded = resolve_model(model, workspace, model_anchors(trust or []), unverified_model)
+    if loaded.signature and loaded.signature["status"] != SIGNED:
+        ui.warn(f"using model folder {loaded.source} unverified ({loaded.signature['status']}): claims self-declared")
+    anchors = chosen_anchors(trust or [])
+    url = tsa_url(workspace, tsa)
+    make_signer = None if no_sign else lambda: resolve_signer(workspace, cert, key, ui, url)
+    done = denoise_files(loaded, inputs, out, options, workspace, make_signer, ui, anchors)
     rows = [
         {
             "input": str(d.input),
@@ -68,9 +106,16 @@ def denoise(
         for d in done
     ]
     recorded = workspace is not None
-    summary = f"{len(rows)} output(s) {'signed and ' if signer else ''}written to {out}"
+    signed = any(d.manifest is not None for d in done)
+    summary = f"{len(rows)} output(s) {'signed and ' if signed else ''}written to {out}"
     ui.result(
-        {"model": loaded.source, "run": loaded.run_id, "recorded": recorded, "outputs": rows},
+        {
+            "model": loaded.source,
+            "run": loaded.run_id,
+            "model_claims": loaded.claims,
+            "recorded": recorded,
+            "outputs": rows,
+        },
         lambda: [
             ui.table(
                 None,
@@ -86,14 +131,44 @@ def export(
     run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the model into.")],
     force: Annotated[bool, typer.Option("--force", help="Replace the folder's contents.")] = False,
+    no_sign: Annotated[bool, typer.Option("--no-sign", help="Leave the folder unsigned.")] = False,
+    cert: CertOption = None,
+    key: KeyOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a self-contained model folder: weights, the run's record, a model card."""
+    """Write a self-contained model folder: weights, the run's record, a model card, and its signature.
+
+    The folder is signed (OpenSSF model signing, `model.sig`) with the workspace's key or --cert/--key.
+    """
     ui = UI(as_json)
-    folder = export_run(find_workspace(db_url=db), run, out, force)
+    workspace = find_workspace(db_url=db)
+    credentials = None if no_sign else folder_credentials(workspace, cert, key, ui)
+    folder = export_run(workspace, run, out, force, credentials)
     files = sorted(p.name for p in folder.iterdir())
-    ui.result({"folder": str(folder), "files": files}, lambda: ui.line(f"exported to {folder}: {', '.join(files)}"))
+    ui.result(
+        {"folder": str(folder), "files": files, "signed": credentials is not None},
+        lambda: ui.line(f"exported to {folder}: {', '.join(files)}"),
+    )
+
+
+@models_app.command("sign", epilog="Example: registry models sign models/my-model --cert chain.pem --key key.pem")
+def models_sign(
+    folder: Annotated[Path, typer.Argument(help="An exported model folder.")],
+    cert: CertOption = None,
+    key: KeyOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing signature.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a model folder (OpenSSF model signing, `model.sig`) with the workspace's key or --cert/--key.
+
+    Check it afterwards with `registry verify FOLDER`.
+    """
+    ui = UI(as_json)
+    workspace = optional_workspace(db)
+    signature = sign_model_folder(folder, folder_credentials(workspace, cert, key, ui), force)
+    ui.result({"folder": str(folder), "signature": str(signature)}, lambda: ui.line(f"signed {folder}: {signature}"))
 
 
 def noise(

@@ -1,4 +1,4 @@
-"""registry keys init|show, registry verify"""
+"""registry keys init|show|trust|publisher, registry verify"""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption, optional_workspace
 from registry.cli.ui import UI
-from registry.signing_keys import init_keys, show_keys
+from registry.signing_keys import create_publisher_keys, init_keys, show_keys, trust_workspace_ca
 from registry.verifying import verify_files
 
-keys_app = typer.Typer(help="Signing credentials (development CA and signer).", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing credentials and the CAs you trust.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
-    app.command("verify", epilog="Example: registry verify denoised/*.png --trust partner-ca.pem")(verify)
+    app.command("verify", epilog="Example: registry verify denoised/*.png models/reference --trust partner-ca.pem")(
+        verify
+    )
 
 
 @keys_app.command("init", epilog="Example: registry keys init")
@@ -26,45 +28,93 @@ def keys_init(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a development CA and signing certificate (ES256; private keys mode 0600)."""
+    """Create a development CA and signing certificate (ES256; private keys mode 0600); you trust its CA."""
     ui = UI(as_json)
     workspace = optional_workspace(db)
     folder = init_keys(workspace, force)
     info = show_keys(workspace)
-    ui.result(info, lambda: [ui.line(f"development signing keys written to {folder}"), _render_chain(ui, info)])
+    ui.result(info, lambda: [ui.line(f"development signing keys written to {folder}"), _render_keys(ui, info)])
 
 
 @keys_app.command("show", epilog="Example: registry keys show --json")
 def keys_show(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Show the signing certificate and its CA: subject, issuer, validity, fingerprint (never the key)."""
+    """Show the signing certificate and its CA (never the key), and the CAs you trust."""
     ui = UI(as_json)
     info = show_keys(optional_workspace(db))
-    ui.result(info, lambda: _render_chain(ui, info))
+    ui.result(info, lambda: _render_keys(ui, info))
 
 
-def _render_chain(ui: UI, info: dict) -> None:
+@keys_app.command("trust", epilog="Example: registry keys trust partner-ca.pem")
+def keys_trust(
+    certificate: Annotated[
+        Path | None, typer.Argument(help="A CA certificate (PEM); default: this workspace's development CA.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trust a CA from now on (recorded in your own config, by its SHA-256 fingerprint)."""
+    ui = UI(as_json)
+    trusted = trust_workspace_ca(optional_workspace(db), certificate)
+    ui.result(
+        trusted,
+        lambda: [ui.line(f"you now trust {a['subject']} (sha256 {a['sha256_fingerprint']})") for a in trusted],
+    )
+
+
+@keys_app.command("publisher", epilog="Example: registry keys publisher ~/publisher-keys --name my-lab")
+def keys_publisher(
+    folder: Annotated[Path, typer.Argument(help="New folder for the publisher's CA, certificate and key.")],
+    name: Annotated[str, typer.Option("--name", help="Who publishes the models (goes into the certificates).")],
+    years: Annotated[int, typer.Option("--years", help="Validity of the certificates.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a publisher CA and a model-signing certificate, for signing model folders you distribute.
+
+    Keep the folder private; give others the CA certificate (or add it to provenance/publishers/).
+    """
+    ui = UI(as_json)
+    info = create_publisher_keys(folder, name, years)
+    ui.result(
+        info,
+        lambda: [
+            ui.line(f"publisher keys written to {folder} (private keys mode 0600; keep them out of any repository)"),
+            ui.line(f"CA certificate to hand out: {info['ca_certificate']}"),
+            ui.line(f"sign a model folder: registry models sign DIR --cert {info['chain']} --key {info['key']}"),
+        ],
+    )
+
+
+def _render_keys(ui: UI, info: dict) -> None:
     for role, certificate in zip(("signer", "CA"), info["chain"]):
         ui.fields(f"{role} certificate ({info['folder']})", list(certificate.items()))
+    ui.table(
+        "CAs you trust (verify, denoise)",
+        ("label", "subject", "sha256 fingerprint"),
+        [(a["label"], a["subject"], a["sha256_fingerprint"]) for a in info["trusted"]],
+    )
 
 
 def verify(
-    files: Annotated[list[Path], typer.Argument(help="Signed images to check.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(help="Signed images or model folders to check.", show_default=False)],
     trust: Annotated[list[Path] | None, typer.Option("--trust", help="Also trust this CA (PEM); repeatable.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify signature, certificate chain and data hash of each file, then cross-check the registry.
+    """Verify signature, certificate chain and data hash of each file, then cross-check its registry.
 
+    Trusts only --trust, $PROVENOISE_TRUST_CA and the CAs in your own config (`registry keys show`),
+    never a CA found in the folder around the files. The registry (from --db, $REGISTRY_DB_URL or the
+    enclosing workspace) is consulted only when the output names it.
     Exit 0 when every file verifies, 1 when any does not, 2 for usage errors.
     """
     ui = UI(as_json)
-    reports = verify_files(files, optional_workspace(db), trust or [])
+    reports = verify_files(files, optional_workspace(db), trust or [], db)
     summaries = [report.summary() for report in reports]
 
     def render() -> None:
         for s in summaries:
             ui.line(f"{'OK  ' if s['ok'] else 'FAIL'} {s['file']}: {s['reason']}")
-            if s["signed_by"]:
+            if s["kind"] == "image" and s["signed_by"]:
                 ui.line(f"     signed by {s['signed_by']} ({s['issuer']}); run {s['run']} ({s['model']})")
                 ui.line(f"     trained on {', '.join(s['trained_on']) or 'unknown'}; consent {s['consent']}")
                 ui.line(

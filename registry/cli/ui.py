@@ -2,6 +2,11 @@
 
 Results go to stdout (a table, a plain line, or JSON with --json); progress, notes and
 warnings go to stderr, so `RUN=$(registry train cfg.yaml | tail -n1)` just works.
+
+Much of what is printed comes from manifests, model folders and the database, so every
+string goes through `registry.text.printable` here: no escape sequence, bidirectional
+override or newline reaches the terminal raw (a forged newline could fake a result line).
+JSON stays inert because json.dumps escapes every non-ASCII and control character.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from registry.reporting import Reporter
+from registry.text import printable
 
 
 class UI(Reporter):
@@ -29,10 +35,10 @@ class UI(Reporter):
 
     # stderr: what is going on
     def info(self, message: str) -> None:
-        self.err.print(escape(message), style="dim")
+        self.err.print(_safe(message), style="dim")
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[bold yellow]warning:[/] {escape(message)}")
+        self.err.print(f"[bold yellow]warning:[/] {_safe(message)}")
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Callable[..., None]]:
@@ -46,10 +52,10 @@ class UI(Reporter):
             TextColumn("{task.fields[detail]}"),
         )
         with Progress(*columns, console=self.err, transient=False) as bar:
-            task = bar.add_task(escape(description), total=total, detail="")
+            task = bar.add_task(_safe(description), total=total, detail="")
 
             def update(completed: int, detail: str = "", total: int | None = None) -> None:
-                bar.update(task, completed=completed, detail=escape(detail), **({"total": total} if total else {}))
+                bar.update(task, completed=completed, detail=_safe(detail), **({"total": total} if total else {}))
 
             yield update
 
@@ -57,19 +63,21 @@ class UI(Reporter):
     def result(self, data: Any, render: Callable[[], None]) -> None:
         """JSON of `data` with --json, otherwise whatever `render` prints."""
         if self.json_mode:
-            print(json.dumps(data, indent=2, default=str))
+            # ensure_ascii (the default, kept explicit): ESC, CR, U+202E... come out as \u escapes.
+            print(json.dumps(data, indent=2, default=str, ensure_ascii=True))
         else:
             render()
 
     def line(self, text: str) -> None:
-        print(text)
+        """One line, always: a newline inside `text` becomes a space (call line() once per line)."""
+        print(printable(text))
 
     def table(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        table = Table(title=escape(title) if title else None, title_justify="left", header_style="bold")
+        table = Table(title=_safe(title) if title else None, title_justify="left", header_style="bold")
         for index, column in enumerate(columns):
-            table.add_column(column, no_wrap=index == 0)  # the first column is an id: never cut it
+            table.add_column(_safe(column), no_wrap=index == 0)  # the first column is an id: never cut it
         for row in rows:
-            table.add_row(*(escape(_cell(value)) for value in row))
+            table.add_row(*(_safe(_cell(value)) for value in row))
         self.out.print(table)
 
     def rows_table(self, title: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -80,6 +88,11 @@ class UI(Reporter):
     def fields(self, title: str, pairs: Sequence[tuple[str, Any]]) -> None:
         """A two-column key/value table."""
         self.table(title, ("field", "value"), pairs)
+
+
+def _safe(text: object) -> str:
+    """Untrusted text as one inert line of rich markup: no control characters, no markup tags."""
+    return escape(printable(text))
 
 
 def _cell(value: Any) -> str:

@@ -9,8 +9,11 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
+from registry.setup import set_up_workspace
 from registry.starter import STARTER_NAME, ensure_starter
-from registry.workspace import init_workspace
+from registry.workspace import SETTINGS, find_workspace, set_setting, show_settings
+
+config_app = typer.Typer(help="Workspace settings.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +21,27 @@ def register(app: typer.Typer) -> None:
         "init",
         epilog="Example: registry init my-workspace --db postgresql://postgres@127.0.0.1:5432/test",
     )(init)
+    app.add_typer(config_app, name="config")
+
+
+@config_app.command("set", epilog="Example: registry config set tsa-url http://timestamp.example.com")
+def config_set(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SETTINGS)}.")],
+    value: Annotated[str, typer.Argument(help="The new value ('' to clear).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Change a workspace setting (kept in .registry/config.json)."""
+    ui = UI(as_json)
+    stored = set_setting(find_workspace().root, name, value)
+    ui.result({"name": name, "value": stored}, lambda: ui.line(f"{name} = {stored or '(unset)'}"))
+
+
+@config_app.command("show", epilog="Example: registry config show --json")
+def config_show(as_json: JsonOption = False) -> None:
+    """Show the workspace settings."""
+    ui = UI(as_json)
+    settings = show_settings(find_workspace().root)
+    ui.result(settings, lambda: ui.fields("workspace settings", list(settings.items())))
 
 
 def init(
@@ -30,11 +54,15 @@ def init(
             "--training-mining", help="Policy signed outputs declare: allowed, notAllowed (default), constrained."
         ),
     ] = None,
+    tsa_url: Annotated[
+        str | None,
+        typer.Option("--tsa-url", help="RFC 3161 time-stamp authority for every signature made here."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create (or adopt) a workspace: git, DVC, the registry database and the starter dataset."""
     ui = UI(as_json)
-    workspace, done = init_workspace(path, db, training_mining)
+    workspace, done = set_up_workspace(path, db, training_mining, tsa_url)
     if starter:
         with ui.progress("importing the starter dataset", None) as update:
             added = ensure_starter(workspace, lambda n, total: update(n, total=total))

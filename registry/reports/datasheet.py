@@ -1,5 +1,9 @@
 """A datasheet for a dataset (Gebru et al., "Datasheets for Datasets", 2021), answered from
-the registry's records; "unknown" wherever the records are silent."""
+the registry's records; "unknown" wherever the records are silent.
+
+Consent is answered with the effective status (the most restrictive over every copy of a
+picture, registry.consent), since that is what training and evaluation obey.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,24 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.consent import consent_view
 from registry.data_summary import is_research_only
 from registry.datasets import get_dataset
 from registry.models import ConsentEvent, Image, Run, SplitImage
 
 UNKNOWN = "unknown"
+NEAR_DUPLICATES = (
+    "the same photo cropped, recoloured, converted between grey and colour, or re-encoded so that its pixels differ"
+)
 
 
 def datasheet(session: Session, name: str) -> list[dict[str, str]]:
     dataset = get_dataset(session, name)
     images = dataset.images
-    consent = Counter(i.consent for i in images)
+    view = consent_view(session, images)
+    consent = Counter(view.effective[i.id] for i in images)
+    overridden = [i.image_id for i in images if view.effective[i.id] != i.consent]
+    copies = {i.image_id: view.copies[i.id] for i in images if view.copies[i.id]}
     licenses = Counter(i.license for i in images)
     modes = Counter(f"{i.mode}{' -> ' + i.conversion if i.conversion else ''}" for i in images)
     sizes = Counter(f"{i.width}x{i.height}" for i in images)
@@ -38,7 +49,7 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
             )
         )
     )
-    withdrawn = [i.image_id for i in images if i.consent == "withdrawn"]
+    withdrawn = [i.image_id for i in images if view.effective[i.id] == "withdrawn"]
     people = [
         i.image_id for i in images if "person" in (i.notes or "").lower() and "no person" not in (i.notes or "").lower()
     ]
@@ -74,6 +85,7 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
             "Does the dataset identify any subpopulations or contain data about people?",
             f"records note identifiable people in: {', '.join(people)}" if people else None,
         ),
+        qa("Composition", "Are there any redundancies in the dataset?", _redundancies(copies)),
         qa(
             "Composition",
             "Is any information missing from individual instances?",
@@ -87,14 +99,18 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         qa(
             "Collection process",
             "Were the individuals in question notified / did they consent?",
-            f"consent statuses recorded: {dict(consent)}"
-            + (f"; withdrawn: {', '.join(withdrawn)}" if withdrawn else ""),
+            f"consent statuses in effect (most restrictive over every copy of each picture): {dict(consent)}"
+            + (f"; withdrawn: {', '.join(withdrawn)}" if withdrawn else "")
+            + (f"; set by a copy in another dataset for: {', '.join(overridden)}" if overridden else ""),
         ),
         qa(
             "Collection process",
             "Has consent been revoked, and how is that handled?",
             f"{len(events)} consent change(s) recorded; images with withdrawn consent are left out of training and "
-            "evaluation unless an evaluation records a reason to include them",
+            "evaluation unless an evaluation records a reason to include them. A change reaches every registered "
+            "copy of the picture (identical decoded pixels, in any dataset) and the most restrictive status wins; "
+            f"near-duplicates ({NEAR_DUPLICATES}) are out of scope: they are not linked and need their own "
+            "consent record",
         ),
         qa(
             "Preprocessing",
@@ -129,3 +145,10 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         ),
         qa("Maintenance", "Will the dataset be updated?", None),
     ]
+
+
+def _redundancies(copies: dict[str, list[str]]) -> str:
+    """Which images are registered copies of one picture (identical decoded pixels), here or elsewhere."""
+    listed = "; ".join(f"{image} = {', '.join(keys)}" for image, keys in list(copies.items())[:20])
+    found = f"images showing a picture registered more than once: {listed}" if copies else "no registered copies"
+    return f"{found}; near-duplicates ({NEAR_DUPLICATES}) are out of scope: only identical decoded pixels are linked"

@@ -1,0 +1,126 @@
+"""No laundering (issue 9, capability 5): an input whose pixels or manifest changed since it
+was signed is refused unless the user accepts it, and then the output says so; an intact
+input from a signer the user does not trust is accepted and recorded as such; inputs signed
+under the user's own CA are recorded as trusted."""
+
+import json
+
+import pytest
+
+from provenance.keys import create_development_keys
+from provenance.verification import parent_validation, verify_image
+from tests.c2pa_files import edit_manifest, plain_png, repaint_pixel, signed_png
+from tests.conftest import cli
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def model(signed_model):
+    return [signed_model.folder, "--trust", signed_model.ca]
+
+
+def denoise(capsys, model, image, out, *extra):
+    return cli(capsys, "denoise", model[0], image, "--out", out, "--sigma", 25, "--json", *model[1:], *extra)
+
+
+def verify_json(capsys, path):
+    code, out, _ = cli(capsys, "verify", path, "--json")
+    return code, json.loads(out)[0]
+
+
+@pytest.fixture
+def own_output(model, tmp_path, capsys):
+    """An output signed with this user's development keys, to use as an input."""
+    code, _, err = denoise(capsys, model, plain_png(tmp_path / "noisy.png"), "first")
+    assert code == 0, err
+    return tmp_path / "first" / "noisy.png"
+
+
+def repainted(path, out):
+    return repaint_pixel(path, out)
+
+
+def manifest_edited(path, out):
+    return edit_manifest(path, out, b"notAllowed", b"allowedXXX")
+
+
+@pytest.mark.parametrize("tamper, reason", [(repainted, "pixels changed"), (manifest_edited, "manifest changed")])
+def test_a_tampered_input_is_refused_unless_accepted(model, own_output, tmp_path, capsys, tamper, reason):
+    tampered = tamper(own_output, tmp_path / "tampered.png")
+    code, _, err = denoise(capsys, model, tampered, "refused")
+    assert code == 2 and reason in err and "--accept-invalid-input" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "refused").exists()
+
+    code, out, err = denoise(capsys, model, tampered, "accepted", "--accept-invalid-input")
+    assert code == 0, err
+    code, report = verify_json(capsys, tmp_path / "accepted" / "tampered.png")
+    assert code == 0  # the output itself is intact and says what it was made from
+    assert report["input"]["accepted_invalid"] and report["input"]["reason"].startswith(reason)
+    assert any("INPUT FAILED VERIFICATION" in note for note in report["notes"])
+
+
+def test_an_intact_input_from_an_untrusted_signer_is_accepted_and_recorded(model, tmp_path, capsys):
+    camera = signed_png(tmp_path / "camera.png", create_development_keys(tmp_path / "camera-keys"))
+    code, _, err = denoise(capsys, model, camera, "out")
+    assert code == 0, err
+    code, report = verify_json(capsys, tmp_path / "out" / "camera.png")
+    assert code == 0 and report["input"]["manifest"] == "intact, untrusted signer"
+    assert not report["input"]["accepted_invalid"]
+    assert any("input was signed by" in note and "untrusted" in note for note in report["notes"])
+
+
+def test_an_input_signed_under_the_users_own_ca_is_recorded_as_trusted(model, own_output, capsys):
+    code, _, err = denoise(capsys, model, own_output, "again")
+    assert code == 0, err
+    again = own_output.parent.parent / "again" / "noisy.png"
+    code, report = verify_json(capsys, again)
+    assert code == 0 and report["input"]["manifest"] == "trusted"
+    # The ingredient's own stored validation no longer says "untrusted": signing passed the anchors.
+    assert parent_validation(verify_image(again, []))["reason"] == "ok"
+
+
+def test_a_signed_input_cannot_hide_behind_another_file_name(model, own_output, tmp_path, capsys):
+    """The format is read from the bytes: a tampered PNG named .bin or .pgm is still checked."""
+    for name in ("tampered.bin", "tampered.pgm"):
+        renamed = repaint_pixel(own_output, tmp_path / name)
+        code, _, err = denoise(capsys, model, renamed, "renamed")
+        assert code == 2 and "pixels changed" in err, err
+    assert not (tmp_path / "renamed").exists()
+
+
+def test_a_failed_signature_leaves_no_unsigned_output(model, tmp_path, capsys):
+    noisy = plain_png(tmp_path / "noisy.png")
+    code, _, err = denoise(capsys, model, noisy, "out", "--tsa-url", "http://127.0.0.1:9/")  # nobody answers
+    assert code == 2 and "signing" in err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_verify_refuses_what_is_not_an_image(tmp_path, capsys):
+    (tmp_path / "junk.png").write_bytes(b"not a picture at all")
+    code, _, err = cli(capsys, "verify", tmp_path / "junk.png")
+    assert code == 2 and "not an image" in err
+
+
+def test_the_input_signed_into_the_output_is_the_one_that_was_checked(model, tmp_path, monkeypatch, capsys):
+    """An input replaced right after its check (by a file with someone's valid manifest) must not
+    become the output's ingredient: decoding, checking and signing use one private copy."""
+    import registry.denoising as denoising
+
+    noisy = plain_png(tmp_path / "noisy.png")
+    other = signed_png(tmp_path / "other.png", create_development_keys(tmp_path / "someone"))
+    check = denoising.check_input
+
+    def check_then_swap(path, *args, **kwargs):
+        result = check(path, *args, **kwargs)
+        noisy.write_bytes(other.read_bytes())
+        return result
+
+    monkeypatch.setattr(denoising, "check_input", check_then_swap)
+    code, _, err = denoise(capsys, model, noisy, "out")
+    assert code == 0, err
+    (ingredient,) = verify_image(tmp_path / "out" / "noisy.png", []).ingredients
+    assert "active_manifest" not in ingredient  # the checked input had none; the swapped-in file has one

@@ -1,0 +1,164 @@
+"""Model folders are believed only when their signature verifies against an anchor the user
+chose (issue 9, capability 1): a relabelled, unsigned, untrusted or symlinked folder is
+refused, or used with --unverified-model and its claims marked self-declared; a folder
+naming a run of this registry must carry that run's weights."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from provenance.keys import CA_CERT, SIGNER_CHAIN, SIGNER_KEY, create_development_keys
+from registry.runs import show_run
+from registry.tracking import train_run
+from tests.c2pa_files import plain_png
+from tests.conftest import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Outputs land in the test's folder (the `workspace` fixture moves on into its workspace)."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def folder(signed_model, tmp_path):
+    """A private copy of the signed model folder, safe to tamper with."""
+    return Path(shutil.copytree(signed_model.folder, tmp_path / "model"))
+
+
+def denoise(capsys, model, *extra, out="out", tmp_path=None):
+    image = plain_png((tmp_path or Path(".")) / "in" / "noisy.png")
+    return cli(capsys, "denoise", model, image, "--out", out, "--sigma", 25, "--json", *extra)
+
+
+def relabel(folder: Path) -> None:
+    """What an adversary edits: a permissive licence, granted consent, a clean audit."""
+    meta = json.loads((folder / "provenoise-model.json").read_text())
+    for dataset in meta["training_data"]["datasets"]:
+        dataset["licenses"] = {"CC0-1.0": dataset["images_used"]}
+    meta["training_data"]["licenses"] = ["CC0-1.0"]
+    meta["training_data"]["consent"] = {"granted": sum(d["images_used"] for d in meta["training_data"]["datasets"])}
+    meta["latest_audit"] = "IDENTICAL"
+    (folder / "provenoise-model.json").write_text(json.dumps(meta))
+
+
+def test_a_trusted_signed_folder_is_used_and_its_claims_are_marked_verified(signed_model, tmp_path, capsys):
+    code, out, err = denoise(capsys, signed_model.folder, "--trust", signed_model.ca, tmp_path=tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["model_claims"] == "verified"
+    code, out, _ = cli(capsys, "verify", "out/noisy.png", "--json")
+    (report,) = json.loads(out)
+    assert code == 0 and report["model_claims"] == "verified"
+
+
+def test_a_relabelled_folder_is_refused_and_only_self_declared_with_the_override(
+    folder, signed_model, capsys, tmp_path
+):
+    relabel(folder)
+    code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, tmp_path=tmp_path)
+    assert code == 2 and "altered" in err and "--unverified-model" in err and len(err.strip().splitlines()) == 1
+    assert not Path("out").exists()
+    code, out, _ = cli(capsys, "verify", folder, "--trust", signed_model.ca, "--json")
+    assert code == 1 and json.loads(out)[0]["reason"].startswith("altered")
+
+    code, out, err = denoise(capsys, folder, "--trust", signed_model.ca, "--unverified-model", tmp_path=tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["model_claims"] == "self-declared"
+    code, out, _ = cli(capsys, "verify", "out/noisy.png", "--json")
+    (report,) = json.loads(out)
+    assert report["ok"] and report["model_claims"] == "self-declared"
+    assert any("SELF-DECLARED" in note for note in report["notes"])
+    # A self-declared model cannot make its output's rights looser than "not allowed".
+    assert report["training_mining"] == "notAllowed"
+    code, out, _ = cli(capsys, "verify", "out/noisy.png")
+    assert "SELF-DECLARED" in out
+
+
+def test_an_unsigned_folder_and_an_untrusted_publisher_are_refused(folder, signed_model, capsys, tmp_path):
+    code, _, err = denoise(capsys, folder, tmp_path=tmp_path)  # its publisher's CA was never trusted
+    assert code == 2 and "untrusted signer" in err
+    (folder / "model.sig").unlink()
+    code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, tmp_path=tmp_path)
+    assert code == 2 and "unsigned" in err
+    code, out, _ = cli(capsys, "verify", folder, "--json")
+    assert code == 1 and json.loads(out)[0]["reason"].startswith("unsigned")
+
+
+def test_an_added_file_breaks_the_signature(folder, signed_model, capsys, tmp_path):
+    (folder / "NOTES.md").write_text("trained on CC0 data only")
+    code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, tmp_path=tmp_path)
+    assert code == 2 and "altered" in err and "NOTES.md" in err
+
+
+def test_a_symlinked_weights_file_is_never_read(folder, signed_model, capsys, tmp_path):
+    real = tmp_path / "elsewhere.safetensors"
+    shutil.move(folder / "model.safetensors", real)
+    (folder / "model.safetensors").symlink_to(real)
+    for extra in ([], ["--unverified-model"]):
+        code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, *extra, tmp_path=tmp_path)
+        assert code == 2 and "symbolic link" in err, err
+
+
+def test_the_committed_reference_model_is_signed_by_a_shipped_publisher(tmp_path, capsys):
+    code, out, err = cli(capsys, "verify", ROOT / "models" / "reference", "--json")
+    (report,) = json.loads(out)
+    assert code == 0, report
+    assert report["kind"] == "model folder" and report["anchor"]["label"].startswith("publisher list")
+    code, out, err = denoise(capsys, ROOT / "models" / "reference", tmp_path=tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["model_claims"] == "verified"
+
+
+def test_a_folder_naming_a_run_of_this_registry_must_carry_its_weights(
+    workspace, tiny_config, signed_model, folder, tmp_path, capsys
+):
+    own_run = train_run(workspace, tiny_config, ["train.seed=5"])  # same seed would give the same bytes
+    meta = json.loads((folder / "provenoise-model.json").read_text())
+    meta["run_id"] = own_run  # borrow a real run's name (and its records) for other weights
+    (folder / "provenoise-model.json").write_text(json.dumps(meta))
+    create_development_keys(tmp_path / "impostor")  # a key the user trusts, signing the borrowed name
+    impostor = ["--cert", tmp_path / "impostor" / SIGNER_CHAIN, "--key", tmp_path / "impostor" / SIGNER_KEY]
+    code, _, err = cli(capsys, "models", "sign", folder, "--force", *impostor)
+    assert code == 0, err
+    trust = ["--trust", tmp_path / "impostor" / CA_CERT]
+    code, _, err = denoise(capsys, folder, *trust, tmp_path=tmp_path)
+    assert code == 2 and own_run in err and "not that run's final checkpoint" in err
+    code, _, err = denoise(capsys, folder, *trust, "--unverified-model", tmp_path=tmp_path)
+    assert code == 2 and own_run in err
+    assert show_run(workspace, own_run).checkpoints  # the run is untouched
+
+
+def test_models_sign_checks_the_folder_first(folder, capsys, tmp_path):
+    code, _, err = cli(capsys, "models", "sign", folder)
+    assert code == 2 and "already signed" in err
+    (folder / "model.safetensors").write_bytes(b"not the recorded weights")
+    code, _, err = cli(capsys, "models", "sign", folder, "--force")
+    assert code == 2 and "sha256" in err
+    code, _, err = cli(capsys, "models", "sign", tmp_path)
+    assert code == 2 and "not an exported model folder" in err
+
+
+def test_what_is_loaded_is_what_was_verified(folder, signed_model, tmp_path, monkeypatch, capsys):
+    """A folder edited between the signature check and the read (a shared or network folder)
+    must not get its new claims signed as verified: both happen on one private copy."""
+    import registry.model_folders as model_folders
+
+    check = model_folders.verify_folder
+
+    def verify_then_relabel(path, anchors):
+        result = check(path, anchors)
+        relabel(folder)  # the user's folder changes right after the check
+        return result
+
+    monkeypatch.setattr(model_folders, "verify_folder", verify_then_relabel)
+    code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, tmp_path=tmp_path)
+    assert code == 0, err
+    from provenance.verification import verify_image
+
+    lineage = verify_image(tmp_path / "out" / "noisy.png", []).lineage
+    assert lineage["claims"] == "verified" and lineage["latest_audit"] != "IDENTICAL"
+    assert lineage["training_data"]["consent"] == {"unknown": 6}  # as signed; the edit said "granted"
