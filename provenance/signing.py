@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import c2pa
-from PIL import Image as PILImage
 
 from provenance.anchors import Anchor, pem_bundle
 from provenance.keys import SigningCredentials
@@ -71,6 +70,27 @@ def _c2pa_media_types() -> frozenset[str]:
     return frozenset(kind for kind in c2pa.Reader.get_supported_mime_types() if "/" in kind)
 
 
+# Leading bytes of the image formats C2PA embeds manifests in. Sniffing, not decoding: a file
+# whose manifest was damaged may no longer decode, and must still be read (and fail) as signed.
+_MAGIC = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (0, b"GIF8", "image/gif"),
+    (8, b"WEBP", "image/webp"),
+    (0, b"\xff\x0a", "image/jxl"),
+    (4, b"JXL ", "image/jxl"),
+)
+_ISO_BRANDS = {
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"mif1": "image/heif",
+}
+
+
 def content_media_type(path: Path) -> str | None:
     """What the file is (from its bytes, never its name), when that format can carry a C2PA manifest.
 
@@ -78,10 +98,13 @@ def content_media_type(path: Path) -> str | None:
     tampered input pass as one that has no manifest at all.
     """
     try:
-        with PILImage.open(path) as image:  # reads the header only
-            kind = image.get_format_mimetype()
-    except (OSError, ValueError, PILImage.DecompressionBombError):
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
         return None
+    kind = next((kind for offset, magic, kind in _MAGIC if head[offset : offset + len(magic)] == magic), None)
+    if kind is None and head[4:8] == b"ftyp":
+        kind = _ISO_BRANDS.get(head[8:12])
     return kind if kind in _c2pa_media_types() else None
 
 

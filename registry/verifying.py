@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image as PILImage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -270,7 +271,10 @@ def _check_run(session: Session, lineage: dict[str, Any], report: FileReport) ->
 
 
 def _recognise_reencoded(path: Path, registry: Registry, report: FileReport) -> None:
-    pixels = pixel_sha256(path)
+    try:
+        pixels = pixel_sha256(path)
+    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+        return  # pixels that cannot be decoded (or would be a decompression bomb) match no output
     with registry.store.reader() as session:
         output = session.scalar(select(Output).where(Output.pixel_sha256 == pixels, Output.signed.is_(True)).limit(1))
     if output is not None:

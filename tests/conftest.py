@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from registry.cli import run as cli_run
 from registry.datasets import add_dataset
 from registry.exporting import export_run
 from registry.tracking import train_run
-from registry.workspace import Workspace, init_workspace
+from registry.workspace import Workspace, init_workspace, resolve_db_url, update_settings
 
 POSTGRES_ADMIN = os.environ.get("PROVENOISE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -95,23 +96,38 @@ def user_config(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+def _admin_url() -> str:
+    return POSTGRES_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+
+
+def create_database(template: str | None = None) -> str:
+    """A new PostgreSQL database (a copy of `template` when given); returns its URL."""
+    import psycopg
+
+    name = f"provenoise_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_url(), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return _admin_url().rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request):
     """None (the workspace's SQLite default) or the URL of a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield None
         return
-    import psycopg
-
-    name = f"provenoise_test_{uuid.uuid4().hex[:12]}"
-    admin = POSTGRES_ADMIN.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+    url = create_database()
     try:
-        yield admin.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(url)
 
 
 @pytest.fixture
@@ -151,3 +167,61 @@ def signed_model(tmp_path_factory) -> SignedModel:
     folder = export_run(workspace, run_id, root / "model", credentials=credentials)
     workspace.store().close()
     return SignedModel(folder, root / "publisher" / CA_CERT, run_id)
+
+
+@dataclass(frozen=True)
+class TrainedWorkspace:
+    workspace: Workspace  # like the `workspace` fixture's: dataset `tiny` from tmp_path/"source"
+    run_id: str  # a finished TINY_CONFIG run
+
+
+@dataclass(frozen=True)
+class _Template:
+    root: Path
+    source: Path
+    run_id: str
+    database: str | None  # PostgreSQL: the database to copy
+
+
+@pytest.fixture(scope="session")
+def _trained_templates(tmp_path_factory):
+    """Per database kind, one workspace with `tiny` and a trained TINY_CONFIG run, made once."""
+    made: dict[str, _Template] = {}
+
+    def template(kind: str) -> _Template:
+        if kind not in made:
+            base = tmp_path_factory.mktemp(f"trained-{kind}")
+            url = create_database() if kind == "postgresql" else None
+            workspace, _ = init_workspace(base / "ws", url)
+            add_dataset(workspace, write_dataset(base / "source"), "tiny")
+            (base / "tiny.yaml").write_text(TINY_CONFIG)
+            run_id = train_run(workspace, base / "tiny.yaml")
+            workspace.store().close()  # PostgreSQL copies a database only while nobody is connected
+            made[kind] = _Template(workspace.root, base / "source", run_id, url and url.rsplit("/", 1)[1])
+        return made[kind]
+
+    yield template
+    for copied in made.values():
+        if copied.database:
+            drop_database(_admin_url().rsplit("/", 1)[0] + f"/{copied.database}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def trained_workspace(request, _trained_templates, tmp_path, monkeypatch):
+    """A private copy of a workspace holding a trained tiny run: for tests about what comes after
+    training (denoise, sign, verify, evaluate), without training again for each of them."""
+    template = _trained_templates(request.param)
+    root = Path(shutil.copytree(template.root, tmp_path / "ws", symlinks=True))
+    shutil.copytree(template.source, tmp_path / "source")
+    url = create_database(template.database) if template.database else None
+    if url:
+        update_settings(root, db_url=url)
+    monkeypatch.delenv("REGISTRY_DB_URL", raising=False)
+    monkeypatch.chdir(root)
+    workspace = Workspace(root, resolve_db_url(root, None))
+    try:
+        yield TrainedWorkspace(workspace, template.run_id)
+    finally:
+        workspace.store().close()
+        if url:
+            drop_database(url)

@@ -8,14 +8,19 @@ from PIL import Image
 from sqlalchemy import select
 
 from registry.models import Output
-from registry.tracking import train_run
 from registry.workspace import init_workspace
 from tests.conftest import cli, synthetic_image
 
 
 @pytest.fixture
-def exported(workspace, tiny_config, tmp_path, capsys):
-    run_id = train_run(workspace, tiny_config)
+def workspace(trained_workspace):
+    """This module's tests start after training: a copy of a trained workspace (conftest)."""
+    return trained_workspace.workspace
+
+
+@pytest.fixture
+def exported(trained_workspace, tmp_path, capsys):
+    run_id = trained_workspace.run_id
     code, out, err = cli(capsys, "export", run_id, "--out", tmp_path / "model")
     assert code == 0, err
     return run_id, tmp_path / "model"

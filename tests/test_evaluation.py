@@ -12,13 +12,19 @@ from registry.errors import RegistryError
 from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
 from registry.runs import show_run
 from registry.tables import EvalView, ablation_components, table1, table2, table3
-from registry.tracking import train_run
 from tests.conftest import write_dataset
 
 
 @pytest.fixture
-def trained(workspace, tiny_config, tmp_path):
-    run_id = train_run(workspace, tiny_config)
+def workspace(trained_workspace):
+    """This module's tests start after training: a copy of a trained workspace (conftest)."""
+    return trained_workspace.workspace
+
+
+@pytest.fixture
+def trained(trained_workspace, tmp_path):
+    run_id = trained_workspace.run_id
+    workspace = trained_workspace.workspace
     add_dataset(workspace, write_dataset(tmp_path / "bench", count=4), "bench")
     set_consent(workspace, "bench/img02", "withdrawn", "asked to be removed")
     return run_id

@@ -8,19 +8,26 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from provenance.signing import DIGITAL_SOURCE_TYPE
+from provenance.verification import verify_image
 from registry.identity import registry_id
-from registry.tracking import train_run
 from registry.workspace import init_workspace
 from tests.c2pa_files import plain_png
 from tests.conftest import cli
 
 
 @pytest.fixture
-def output(workspace, tiny_config, tmp_path, capsys):
-    run_id = train_run(workspace, tiny_config)
+def workspace(trained_workspace):
+    """This module's tests start after training: a copy of a trained workspace (conftest)."""
+    return trained_workspace.workspace
+
+
+@pytest.fixture
+def output(trained_workspace, tmp_path, capsys):
+    run_id = trained_workspace.run_id
     code, _, err = cli(capsys, "denoise", run_id, plain_png(tmp_path / "noisy.png"), "--out", "out", "--sigma", 25)
     assert code == 0, err
-    return run_id, workspace.root / "out" / "noisy.png"
+    return run_id, trained_workspace.workspace.root / "out" / "noisy.png"
 
 
 def verify(capsys, *args):
@@ -38,9 +45,9 @@ def test_the_manifest_names_its_registry_and_the_run_record(workspace, output, c
     run_id, path = output
     code, report = verify(capsys, path)
     assert code == 0 and report["registry"].startswith("checked")
-    from provenance.verification import verify_image
-
-    lineage = verify_image(path, []).lineage
+    verification = verify_image(path, [])
+    lineage = verification.lineage
+    assert verification.actions[-1]["digitalSourceType"] == DIGITAL_SOURCE_TYPE  # IPTC: algorithmically enhanced
     with workspace.store().reader() as session:
         assert lineage["workspace_id"] == lineage["model_workspace_id"] == registry_id(session)
     assert set(lineage["run_record"]) == {

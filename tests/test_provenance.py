@@ -12,22 +12,27 @@ from provenance.keys import create_development_keys
 from registry.datasets import set_consent
 from registry.models import Output
 from registry.runs import show_run
-from registry.tracking import train_run
 from registry.workspace import update_settings
 from tests import signing_callback
 from tests.conftest import cli, synthetic_image
 
 
 @pytest.fixture
-def signed(workspace, tiny_config, tmp_path, capsys):
+def workspace(trained_workspace):
+    """This module's tests start after training: a copy of a trained workspace (conftest)."""
+    return trained_workspace.workspace
+
+
+@pytest.fixture
+def signed(trained_workspace, tmp_path, capsys):
     """A trained run, one noisy input, and its signed output (dev keys created on first use)."""
-    run_id = train_run(workspace, tiny_config)
+    run_id = trained_workspace.run_id
     noisy = tmp_path / "noisy.png"
     Image.fromarray(synthetic_image(7, size=48)).save(noisy)
     code, out, err = cli(capsys, "denoise", run_id, noisy, "--out", "signed", "--sigma", 25, "--json")
     assert code == 0, err
     assert "created development signing keys" in err
-    return run_id, noisy, workspace.root / "signed" / "noisy.png", json.loads(out)
+    return run_id, noisy, trained_workspace.workspace.root / "signed" / "noisy.png", json.loads(out)
 
 
 def verify(capsys, *files, trust=()):
