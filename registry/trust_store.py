@@ -65,7 +65,7 @@ def recorded_anchors() -> list[Anchor]:
         for anchor in anchors_from_pem(path.read_bytes(), "trusted in your config"):
             # A file whose name is not its certificate's fingerprint was not written by us.
             if anchor.fingerprint == path.stem:
-                found.append(Anchor(anchor.certificate, f"trusted in your config: {anchor.subject}"))
+                found.append(anchor)
     return _unique(found)
 
 
