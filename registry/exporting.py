@@ -16,13 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from provenance.keys import SigningCredentials
+from provenance.keys import SigningCredentials, describe
 from provenance.model_signatures import ModelSignatureError, sign_folder
 from registry.data_summary import training_data
-from registry.environment import code_version
+from registry.db import utcnow
+from registry.environment import code_version, current_user
 from registry.errors import RegistryError
 from registry.identity import registry_id
 from registry.model_card import model_card
+from registry.models import Export
 from registry.run_models import FORMAT_VERSION, MODEL_FILE, WEIGHTS_FILE, final_weights
 from registry.runs import get_run, recorded_config
 from registry.views import run_detail
@@ -85,7 +87,37 @@ def export_run(
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _record(workspace, run.id, out, digest, credentials, meta)
     return out
+
+
+def _record(
+    workspace: Workspace,
+    run_id: str,
+    out: Path,
+    digest: str,
+    credentials: SigningCredentials | None,
+    meta: dict[str, Any],
+) -> None:
+    """The export as a record, so lineage and withdrawals reach the folder once it has left."""
+    signer = None
+    if credentials is not None:
+        leaf = describe(credentials.chain_pem)[0]
+        signer = {"subject": leaf["subject"], "sha256_fingerprint": leaf["sha256_fingerprint"]}
+    inside = out.is_relative_to(workspace.root)
+    with workspace.store().transaction() as session:
+        session.add(
+            Export(
+                run_id=run_id,
+                path=workspace.relative(out) if inside else str(out),
+                weights_sha256=digest,
+                signed=credentials is not None,
+                signer=signer,
+                withdrawals_location=meta.get("withdrawals_location"),
+                user=current_user(workspace.root),
+                created_at=utcnow(),
+            )
+        )
 
 
 def _umask() -> int:

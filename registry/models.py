@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Double, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 CONSENT_STATUSES = ("granted", "withdrawn", "unknown", "not-applicable")
@@ -100,6 +100,8 @@ class Run(Base):
     config_hash: Mapped[str] = mapped_column(String(64))
     config_path: Mapped[str] = mapped_column(Text, default="")  # as given on the command line
     family: Mapped[str | None] = mapped_column(String(100))  # runs trained together, e.g. by `registry ablate`
+    # The run this one re-trains without images withdrawn since (`registry train --successor`).
+    successor_of: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="RESTRICT"))
     seed: Mapped[int] = mapped_column(Integer)
     split_seed: Mapped[int] = mapped_column(Integer)
     user: Mapped[dict[str, Any]]  # OS user, git identity
@@ -266,4 +268,63 @@ class Audit(Base):
     code: Mapped[dict[str, Any]]  # the code that re-executed the run
     user: Mapped[dict[str, Any]]
     seconds: Mapped[float]
+    created_at: Mapped[datetime]
+
+
+class Export(Base):
+    """A model folder written by `registry export`: where it went and what it carries."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(Text)  # workspace-relative when inside it, else absolute
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[bool]
+    signer: Mapped[dict[str, Any] | None]  # subject and fingerprint of the folder's signing certificate
+    withdrawals_location: Mapped[str | None] = mapped_column(Text)  # where the folder says withdrawals are published
+    user: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class WithdrawalList(Base):
+    """A signed withdrawal list written by `registry withdrawals publish`."""
+
+    __tablename__ = "withdrawal_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the file as written
+    images: Mapped[int] = mapped_column(Integer)  # withdrawn pictures listed
+    runs: Mapped[int] = mapped_column(Integer)  # affected runs listed
+    user: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class LedgerEntry(Base):
+    """One write of the registry, in the order the writes were made: the leaves of an RFC 6962
+    Merkle tree (registry.ledger). Written in the transaction of the write it records."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_kind_key", "kind", "key"),)
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # leaf index, from 0
+    kind: Mapped[str] = mapped_column(String(50))  # the table written
+    key: Mapped[str] = mapped_column(String(300))  # the row's primary key, as text
+    action: Mapped[str] = mapped_column(String(10))  # insert, update, delete, or baseline (rows older than the ledger)
+    row_sha256: Mapped[str | None] = mapped_column(String(64))  # sha256 of the row's RFC 8785 JSON; None when deleted
+    recorded_at: Mapped[datetime]
+    leaf_sha256: Mapped[str] = mapped_column(String(64))  # RFC 6962 leaf hash of this entry's canonical JSON
+
+
+class LedgerHead(Base):
+    """A signed tree head (size, root) of the ledger: what a verifier pins."""
+
+    __tablename__ = "ledger_heads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    root_sha256: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[dict[str, Any]]  # the signed head document (provenance.signed_documents)
+    reason: Mapped[str] = mapped_column(Text)  # why it was signed: end of a run, `registry ledger sign`
     created_at: Mapped[datetime]

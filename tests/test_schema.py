@@ -1,13 +1,12 @@
 """The Alembic migrations build exactly the schema the ORM models describe, on both databases."""
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from registry.db import Store, _alembic_config, migrate, utcnow
+from registry.db import Store, migrate, utcnow
 from registry.identity import registry_id
-from registry.models import Base, Output, Run
+from registry.models import Base, Output
 
 
 def test_migrations_match_the_models(tmp_path, db_url):
@@ -19,38 +18,23 @@ def test_migrations_match_the_models(tmp_path, db_url):
     store.close()
 
 
-def _upgrade(store, revision):
-    config = _alembic_config()
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
 def test_0004_upgrades_a_registry_that_has_outputs(tmp_path, db_url):
     """Outputs of a run still recorded keep it (now a foreign key); those naming a run that is
     not here move to model_run_id; the registry gets its own id."""
     store = Store(db_url or f"sqlite:///{tmp_path / 'old.db'}")
-    _upgrade(store, "0003")
+    migrate(store.engine, "0003")
     now = utcnow()
-    run = Run(
-        id="run-here",
-        name="n",
-        status="finished",
-        config={},
-        config_hash="0",
-        seed=0,
-        split_seed=0,
-        user={},
-        data_version="v",
-        data_dvc_sha256="0",
-        code={},
-        environment={},
-        excluded=[],
-        created_at=now,
-    )
-    with store.transaction() as session:
-        session.add(run)
-    # Raw SQL: the ORM's Output already has 0004's columns. ("user" is quoted: PostgreSQL reserves it.)
+    # Raw SQL throughout: the ORM describes the newest schema, not 0003's. ("user" is quoted:
+    # PostgreSQL reserves it.)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO runs (id, name, status, config, config_hash, config_path, seed, split_seed, "user", '
+                "data_version, data_dvc_sha256, code, environment, excluded, created_at, resumed) VALUES "
+                "('run-here', 'n', 'finished', '{}', '0', '', 0, 0, '{}', 'v', '0', '{}', '{}', '[]', :now, 0)"
+            ),
+            {"now": now},
+        )
     insert = text(
         "INSERT INTO outputs (run_id, model_sha256, input_name, input_sha256, output_path, output_sha256, sigma, "
         'sigma_estimated, steps, bits, signed, "user", created_at) '
@@ -59,7 +43,7 @@ def test_0004_upgrades_a_registry_that_has_outputs(tmp_path, db_url):
     with store.engine.begin() as connection:
         for run_id in ("run-here", "run-elsewhere"):
             connection.execute(insert, {"run": run_id, "now": now})
-    _upgrade(store, "head")
+    migrate(store.engine)
     with store.reader() as session:
         bound = {o.output_sha256: (o.run_id, o.model_run_id) for o in session.query(Output)}
         assert len(registry_id(session)) == 32
