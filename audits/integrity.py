@@ -2,7 +2,9 @@
 
 Checked before any re-execution: the run's config against its hash, every image of
 its split (a missing one is restored from the DVC cache at the run's recorded data
-version), and every checkpoint and training-state file.
+version), every checkpoint and training-state file, and the ledger: every row the run
+touched (its record, split, checkpoints, losses, metrics, evaluations, audits, and the
+images and datasets it used) must still be what its latest ledger entry recorded.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from denoiser.config import ConfigError, config_from_dict
 from registry import dvc
 from registry.errors import RegistryError
+from registry.ledger.check import check_records
 from registry.manifests import sha256_file
-from registry.models import Run
+from registry.models import Audit, Checkpoint, Evaluation, Image, LossPoint, Metric, Run, RunMetric, SplitImage
 from registry.workspace import Workspace
 
 
@@ -36,7 +42,46 @@ def check_integrity(workspace: Workspace, run: Run) -> Integrity:
     for checkpoint in run.checkpoints:
         _check_file(workspace, "checkpoint", checkpoint.path, checkpoint.sha256, result)
         _check_file(workspace, "training state", checkpoint.state_path, checkpoint.state_sha256, result)
+    _check_ledger(workspace, run, result)
     return result
+
+
+def _check_ledger(workspace: Workspace, run: Run, result: Integrity) -> None:
+    with workspace.store().reader() as session:
+        wanted = touched_records(session, run)
+        for mismatch in check_records(session.connection(), wanted):
+            where = f"ledger entry #{mismatch.entry}" if mismatch.entry is not None else "the ledger"
+            result.failures.append(
+                {
+                    "kind": "ledger",
+                    "file": f"{mismatch.table} {mismatch.key} (as recorded in {where})",
+                    "expected": mismatch.expected,
+                    "actual": mismatch.actual,
+                }
+            )
+
+
+def touched_records(session: Session, run: Run) -> dict[str, list[str]]:
+    """table -> keys of every row the run wrote or read."""
+
+    def ids(model, *conditions) -> list[str]:
+        return [str(pk) for pk in session.scalars(select(model.id).where(*conditions))]
+
+    images = {member.image_pk for member in run.splits}
+    return {
+        "runs": [run.id],
+        "split_images": ids(SplitImage, SplitImage.run_id == run.id),
+        "checkpoints": ids(Checkpoint, Checkpoint.run_id == run.id),
+        "loss_points": ids(LossPoint, LossPoint.run_id == run.id),
+        "metrics": ids(Metric, Metric.run_id == run.id),
+        "run_metrics": ids(RunMetric, RunMetric.run_id == run.id),
+        "evaluations": ids(Evaluation, Evaluation.run_id == run.id),
+        "audits": ids(Audit, Audit.run_id == run.id),
+        "images": ids(Image, Image.id.in_(images)),
+        "datasets": [
+            str(pk) for pk in session.scalars(select(Image.dataset_id).where(Image.id.in_(images)).distinct())
+        ],
+    }
 
 
 def _check_config(run: Run, result: Integrity) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.common import ROOT, markdown_table, write_result
+from bench.common import ROOT, markdown_table, median_seconds, write_result
 from denoiser.config import config_from_dict
 from denoiser.determinism import configure
 from denoiser.inference import denoise
@@ -43,12 +42,7 @@ SIZES = (256, 512, 2048)
 
 
 def median_ms(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(function, repeats)
 
 
 def request(folder: Path, size: int, thumbnail: bool) -> SignRequest:

@@ -18,7 +18,6 @@ Prints the tables and writes bench/results/quality.json.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import SHARED, markdown_table, write_result
+from bench.common import SHARED, markdown_table, median_seconds, write_result
 from denoiser import baselines
 from denoiser.images import load_gray
 from denoiser.inference import denoise
@@ -75,16 +74,6 @@ def evaluate(workspace, run_id, dataset, protocol, methods, include_withdrawn=Fa
     return EvalView.of_evaluation(evaluation)
 
 
-def median_seconds(function, repeats: int = 5) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def speed(network) -> dict:
     """Median of 5 timings of the model, NLM and BM3D at sigma 25 on a 256x256 and a 512x512 image."""
     images = {"256x256": load_gray(SHARED / "set12" / "01.png"), "512x512": load_gray(SHARED / "set12" / "12.png")}
@@ -96,7 +85,7 @@ def speed(network) -> dict:
     for size, clean in images.items():
         noisy = add_awgn(clean, 25.0, np.random.default_rng(0))
         for name, method in methods.items():
-            result[f"{name}@{size}"] = median_seconds(partial(method, noisy)) * 1000
+            result[f"{name}@{size}"] = median_seconds(partial(method, noisy), 5, warm_up=True) * 1000
     return result
 
 

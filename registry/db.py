@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.errors import RegistryError
+from registry.ledger import record as ledger
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -107,6 +108,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        ledger.install(self._sessions)  # every write this store makes is recorded in the ledger
 
     def check_schema(self) -> None:
         try:

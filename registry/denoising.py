@@ -34,11 +34,13 @@ from registry.environment import code_version, current_user
 from registry.errors import RegistryError
 from registry.identity import registry_id
 from registry.manifests import sha256_file
+from registry.model_resolution import WithdrawnTraining
 from registry.models import Output
 from registry.output_facts import InputCheck, check_input, model_facts, training_mining
 from registry.reporting import Reporter
 from registry.run_models import LoadedModel
 from registry.signing_keys import ResolvedSigner, credentials_summary
+from registry.withdrawals import LISTED
 from registry.workspace import Workspace
 
 MAX_SIGMA = 255.0
@@ -113,12 +115,15 @@ def denoise_files(
     make_signer: Callable[[], ResolvedSigner] | None = None,
     reporter: Reporter | None = None,
     anchors: Sequence[Anchor] = (),
+    withdrawn: WithdrawnTraining | None = None,
 ) -> list[DenoisedFile]:
     """Denoise, write and (with a signer) sign every input; record the batch in a workspace.
 
     `make_signer` is called only once every input has passed its checks (no keys are made
     for a batch that is refused); `anchors` are the CAs `verify` would trust, used to check
-    each input's own manifest.
+    each input's own manifest; `withdrawn` is what is known of the model's training data
+    having lost its consent (registry.model_resolution.withdrawn_training), signed into
+    each output.
     """
     reporter = reporter or Reporter()
     check_options(options)
@@ -141,7 +146,7 @@ def denoise_files(
         if options.sigma is not None and not low <= options.sigma <= high:
             reporter.warn(f"sigma {options.sigma:g} is outside the range the model was trained on ({low:g}-{high:g})")
         signer = make_signer() if make_signer else None
-        facts = _output_facts(workspace, model) if signer else None
+        facts = _output_facts(workspace, model, withdrawn) if signer else None
         Path(out).mkdir(parents=True, exist_ok=True)
         done: list[DenoisedFile] = []
         try:
@@ -202,13 +207,28 @@ def _write(
         staging.unlink(missing_ok=True)
 
 
-def _output_facts(workspace: Workspace | None, model: LoadedModel) -> dict[str, Any]:
+def _output_facts(
+    workspace: Workspace | None, model: LoadedModel, withdrawn: WithdrawnTraining | None = None
+) -> dict[str, Any]:
     facts = model_facts(workspace, model)
     if workspace is not None:
         with workspace.store().reader() as session:
             facts["workspace_id"] = registry_id(session)
     else:
         facts["workspace_id"] = None
+    if withdrawn is not None:
+        if withdrawn.location:  # where a verifier later checks for withdrawals since signing
+            facts["withdrawals_location"] = withdrawn.location
+        check = withdrawn.list_check
+        if check is not None and check.status == LISTED and check.checked is not None:
+            # A signed list of the model's own registry names images withdrawn since the folder
+            # was exported: the output's training data says so, and its rights follow (notAllowed).
+            data = dict(facts.get("training_data") or {})
+            recorded = data.get("withdrawn_since_training")
+            known = {str(image) for image in recorded} if isinstance(recorded, list) else set()
+            data["withdrawn_since_training"] = sorted(known | set(check.images))
+            facts["training_data"] = data
+            facts["withdrawal_list"] = check.checked.describe()
     return facts
 
 

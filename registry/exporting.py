@@ -22,13 +22,14 @@ from registry.data_summary import training_data
 from registry.db import utcnow
 from registry.environment import code_version, current_user
 from registry.errors import RegistryError
+from registry.files import current_umask
 from registry.identity import registry_id
 from registry.model_card import model_card
 from registry.models import Export
 from registry.run_models import FORMAT_VERSION, MODEL_FILE, WEIGHTS_FILE, final_weights
 from registry.runs import get_run, recorded_config
 from registry.views import run_detail
-from registry.workspace import Workspace
+from registry.workspace import Workspace, setting
 
 
 def check_target(out: Path, workspace: Workspace, force: bool) -> Path:
@@ -77,13 +78,16 @@ def export_run(
         "latest_audit": latest_audit,
         "exported_by_code": code_version(),
     }
+    location = setting(workspace.root, "withdrawals-location")
+    if location:  # where whoever holds the folder checks for withdrawals since (registry.withdrawals)
+        meta["withdrawals_location"] = location
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         _write_folder(staging, weights, meta, detail, data, digest, credentials)
         if out.exists():
             shutil.rmtree(out)
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the folder is meant to be shared
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; the folder is meant to be shared
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -118,17 +122,6 @@ def _record(
                 created_at=utcnow(),
             )
         )
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (os.umask can only set it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
 
 
 def _write_folder(

@@ -42,6 +42,13 @@ def show_run(workspace: Workspace, run_ref: str) -> Run:
         return get_run(session, run_ref)
 
 
+def successor_ids(workspace: Workspace, run_id: str) -> list[str]:
+    """The runs recorded as successors of `run_id` (re-trained without withdrawn images), oldest first."""
+    with workspace.store().reader() as session:
+        query = select(Run.id).where(Run.successor_of == run_id).order_by(Run.created_at, Run.id)
+        return list(session.scalars(query))
+
+
 def list_runs(workspace: Workspace) -> list[Run]:
     with workspace.store().reader() as session:
         query = select(Run).options(selectinload(Run.aggregates), selectinload(Run.audits)).order_by(Run.created_at)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from denoiser import cost
 from denoiser.config import ConfigError, ExperimentConfig, load_config
@@ -33,9 +34,12 @@ from registry.db import Store, utcnow
 from registry.environment import code_version, current_user, environment, environment_differences
 from registry.errors import NotFoundError, RegistryError
 from registry.evaluations import evaluation_details, metric_fields, size_costs
+from registry.impact import affected_runs
+from registry.ledger.heads import sign_head
 from registry.models import Checkpoint, Image, LossPoint, Metric, Run, RunMetric, SplitImage
 from registry.reporting import Reporter
 from registry.runs import ROLES, get_run, recorded_config, split_files
+from registry.signing_keys import folder_credentials
 from registry.workspace import Workspace
 
 
@@ -157,6 +161,7 @@ def _record_run(
     split: dict[str, list[tuple[str, Image]]],
     excluded: list[dict],
     family: str | None,
+    successor_of: str | None = None,
 ) -> str:
     """One transaction: the run with its provenance, and its split image by image."""
     run_id = new_run_id()
@@ -171,6 +176,7 @@ def _record_run(
                 config_hash=config.digest(),
                 config_path=str(config_path),
                 family=family,
+                successor_of=successor_of,
                 seed=config.train.seed,
                 split_seed=config.data.split_seed,
                 user=current_user(workspace.root),
@@ -230,14 +236,123 @@ def resume_run(
             read_verified(workspace, last.state_path, last.state_sha256, f"training state of step {last.step}"),
         )
     with store.transaction() as session:
-        session.execute(
-            delete(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0))
-        )
+        # One by one through the ORM, so the ledger records each deletion.
+        stale = select(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0))
+        for point in session.scalars(stale):
+            session.delete(point)
         record = session.get(Run, run.id)
         record.status, record.error, record.resumed = "running", None, record.resumed + 1
     reporter.info(f"resuming run {run.id} from step {last.step if last else 0}")
     _execute(workspace, store, run.id, config, data, reporter, hooks, resume=resume)
     return run.id
+
+
+def train_successor(
+    workspace: Workspace,
+    run_ref: str,
+    force: bool = False,
+    reporter: Reporter | None = None,
+    hooks: TrainingHooks | None = None,
+) -> str:
+    """Re-train a finished run without the images whose consent was withdrawn since; returns the new run's id.
+
+    The successor uses the run's recorded config (hash-checked), its seeds, and its recorded
+    split less the withdrawn pictures (and any picture that has since turned out to be a
+    copy of another one in the split), each role keeping its order. Drawing the split
+    afresh would not do: `make_split` shuffles the whole key list, so one key fewer moves
+    every image, and the comparison of the two models would mix the withdrawal with a new
+    split. Only when leaving the images out would empty a role is the split drawn afresh
+    from the recorded split seed (as `registry train` of the config would), with a warning.
+
+    Refused: a run that is not finished (resume it instead), and, unless `force`, a run
+    whose weights depend on no withdrawn image, or one that already has a finished
+    successor trained on no withdrawn image (like `dvc repro`, which re-runs an
+    up-to-date stage only with --force).
+    """
+    reporter = reporter or Reporter()
+    store = workspace.store()
+    with store.reader() as session:
+        run = get_run(session, run_ref)
+        _check_successor(session, run, force)
+        members = sorted(run.splits, key=lambda m: (ROLES.index(m.role), m.position))
+        query = select(Image).where(Image.id.in_({m.image_pk for m in members})).options(selectinload(Image.dataset))
+        images = {image.id: image for image in session.scalars(query)}
+        reasons = withdrawals(session, images.values())
+        kept = {m.image_key: images[m.image_pk] for m in members if m.image_pk not in reasons}
+        repeated = _repeated_pictures(session, kept)
+    config = recorded_config(run)
+    for member in members:
+        if member.image_pk not in images or images[member.image_pk].sha256 != member.sha256:
+            raise RegistryError(f"run {run.id}: image {member.image_key} is gone or changed since the run used it")
+    left_out = [{"image": m.image_key, "reason": reasons[m.image_pk]} for m in members if m.image_pk in reasons]
+    left_out += [{"image": key, "reason": f"same picture as {first}"} for key, first in repeated.items()]
+    names = [e["image"] for e in left_out]
+    left = set(names)
+    split = {
+        role: [(m.image_key, images[m.image_pk]) for m in members if m.role == role and m.image_key not in left]
+        for role in ROLES
+    }
+    excluded = list(run.excluded or []) + left_out
+    empty = [role for role in ROLES if not split[role]]
+    if empty:
+        reporter.warn(
+            f"leaving out {', '.join(names)} empties the {' and '.join(empty)} split of run {run.id}; "
+            f"the successor's split is drawn afresh from split seed {config.data.split_seed}"
+        )
+        split, excluded = _plan_split(store, config, False, reporter)
+    reporter.info(
+        f"successor of run {run.id}: same config (sha256 {run.config_hash[:12]}) and seeds "
+        f"({run.seed}/{run.split_seed}), leaving out " + (", ".join(names) or "nothing (--force)")
+    )
+    data = _load_split(
+        workspace, {role: [(key, image.path, image.sha256) for key, image in chosen] for role, chosen in split.items()}
+    )
+    try:
+        check_images(config, list(data.train.values()), list(data.val.values()))
+    except DataError as exc:
+        raise RegistryError(str(exc)) from None
+    config_path = Path(run.config_path) if run.config_path else Path(f"(config of run {run.id})")
+    run_id = _record_run(workspace, store, config, config_path, split, excluded, None, successor_of=run.id)
+    reporter.info(f"run {run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
+    _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
+    return run_id
+
+
+def _check_successor(session, run: Run, force: bool) -> None:
+    """Why a successor of `run` would be pointless or impossible (one line each)."""
+    if run.status != "finished":
+        hint = "it is still running" if run.status == "running" else f"resume it: registry train --resume {run.id}"
+        raise RegistryError(f"run {run.id} is {run.status}: a successor replaces a finished model ({hint})")
+    if force:
+        return
+    if not affected_runs(session, [run.id]).get(run.id):
+        tested = _withdrawn_test_images(session, run)
+        if tested:
+            raise RegistryError(
+                f"run {run.id} has nothing to leave out from its weights: its withdrawn image(s) ({', '.join(tested)}) "
+                "are only in its test split; --force re-trains it anyway"
+            )
+        raise RegistryError(
+            f"run {run.id} has nothing to leave out: no image it used is withdrawn; "
+            "--force re-trains it anyway with the same config and seeds"
+        )
+    earlier = session.scalars(select(Run).where(Run.successor_of == run.id, Run.status == "finished")).all()
+    if earlier:
+        stale = affected_runs(session, [r.id for r in earlier])
+        current = [r.id for r in earlier if r.id not in stale]
+        if current:
+            raise RegistryError(
+                f"run {run.id} already has successor {current[0]}, which uses no withdrawn image; "
+                "--force trains another"
+            )
+
+
+def _withdrawn_test_images(session, run: Run) -> list[str]:
+    """Keys of the run's test images whose consent is now withdrawn (they weigh in its metrics only)."""
+    tests = [m for m in run.splits if m.role == "test"]
+    images = session.scalars(select(Image).where(Image.id.in_({m.image_pk for m in tests}))).all()
+    withdrawn = withdrawals(session, images)
+    return sorted(m.image_key for m in tests if m.image_pk in withdrawn)
 
 
 def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
@@ -331,6 +446,15 @@ def _execute(
     except BaseException as exc:
         _mark(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise
+    _sign_ledger(workspace, store, run_id, reporter)
+
+
+def _sign_ledger(workspace: Workspace, store: Store, run_id: str, reporter: Reporter) -> None:
+    """Sign the ledger's head at the end of the run; a run is never failed for want of a key."""
+    try:
+        sign_head(store, folder_credentials(workspace, reporter=reporter), f"run {run_id} finished")
+    except RegistryError as exc:
+        reporter.warn(f"the ledger head was not signed ({exc}); sign it later with `registry ledger sign`")
 
 
 def _finish(

@@ -37,12 +37,14 @@ from provenance.verification import (
 from registry.db import Store
 from registry.errors import RegistryError
 from registry.identity import registry_id
+from registry.impact import affected_runs
 from registry.manifests import sha256_file
 from registry.model_folders import is_model_folder, read_record
 from registry.models import Output, Run
 from registry.run_models import SELF_DECLARED_CLAIMS, VERIFIED_CLAIMS
 from registry.runs import RUN_LOADS, run_fingerprint
 from registry.trust_store import chosen_anchors, model_anchors, untrusted_workspace_ca
+from registry.withdrawals import LISTED, ListSource
 from registry.workspace import DB_ENV, Workspace
 
 UNKNOWN_RUN = "unknown run"
@@ -63,6 +65,18 @@ class FileReport:
     anchor: dict[str, str] | None = None
     folder_signer: str | None = None  # a model folder's signing certificate subject
     registry: str = "not checked"
+    # The model's training images whose consent was withdrawn after it was trained, as a signed
+    # withdrawal list or the model's registry says (None: nobody said); the signature stays valid.
+    withdrawn_training_data: list[str] | None = None
+    withdrawal_list: dict[str, Any] | None = None  # what the withdrawal list consulted says of the model
+
+    def withdrawn(self, images: list[str], source: str) -> None:
+        """Note that the model was trained on since-withdrawn data (the file still verifies)."""
+        self.withdrawn_training_data = sorted(set(self.withdrawn_training_data or []) | set(images))
+        self.notes.append(
+            f"TRAINED ON SINCE-WITHDRAWN DATA: consent for {', '.join(sorted(images))} was withdrawn after the model "
+            f"was trained ({source}); the signature stays valid, the model should not be used"
+        )
 
     def fail(self, reason: str) -> None:
         self.ok, self.reason = False, reason
@@ -93,6 +107,8 @@ class FileReport:
             "input": lineage.get("input"),
             "sigma": lineage.get("sigma"),
             "registry": self.registry,
+            "withdrawn_training_data": self.withdrawn_training_data,
+            "withdrawal_list": self.withdrawal_list,
             "notes": self.notes,
         }
 
@@ -123,17 +139,24 @@ def open_registry(workspace: Workspace | None, db_url: str | None) -> Registry |
 
 
 def verify_files(
-    paths: list[Path], workspace: Workspace | None, extra_trust: list[Path] = (), db_url: str | None = None
+    paths: list[Path],
+    workspace: Workspace | None,
+    extra_trust: list[Path] = (),
+    db_url: str | None = None,
+    withdrawals: Path | None = None,
 ) -> list[FileReport]:
+    """`withdrawals`: a signed withdrawal list to check each file's model against (default: the
+    location the model recorded, when it is a readable local path); a bad list is a usage error."""
     _check_readable(paths)
     anchors = chosen_anchors(list(extra_trust))
+    lists = ListSource(anchors, withdrawals)
     registry = open_registry(workspace, db_url)
     reports = []
     for path in map(Path, paths):
         if path.is_dir():
-            reports.append(_verify_folder(path, model_anchors(list(extra_trust)), registry))
+            reports.append(_verify_folder(path, model_anchors(list(extra_trust)), registry, lists))
         else:
-            reports.append(_verify_image(path, anchors, registry))
+            reports.append(_verify_image(path, anchors, registry, lists))
     if workspace is not None:
         _note_untrusted_workspace_ca(workspace, reports)
     return reports
@@ -153,7 +176,7 @@ def _check_readable(paths: list[Path]) -> None:
             raise RegistryError(f"{path}: not an image in a format that can carry a C2PA manifest")
 
 
-def _verify_image(path: Path, anchors: list[Anchor], registry: Registry | None) -> FileReport:
+def _verify_image(path: Path, anchors: list[Anchor], registry: Registry | None, lists: ListSource) -> FileReport:
     verification = verify_image(path, anchors)
     report = FileReport(path, verification.ok, verification.reason, verification, anchor=verification.anchor)
     if verification.reason == NO_MANIFEST:
@@ -163,7 +186,38 @@ def _verify_image(path: Path, anchors: list[Anchor], registry: Registry | None) 
     _describe_claims(verification, report)
     if verification.ok:
         _cross_check(path, verification, registry, report)
+        lineage = verification.lineage
+        _check_withdrawals(
+            report,
+            lists,
+            lineage.get("run_id"),
+            lineage.get("checkpoint_sha256"),
+            lineage.get("model_workspace_id"),
+            lineage.get("withdrawals_location"),
+        )
     return report
+
+
+def _check_withdrawals(
+    report: FileReport,
+    lists: ListSource,
+    run_id: Any,
+    checkpoint_sha256: Any,
+    workspace_id: Any,
+    location: Any,
+) -> None:
+    """What a withdrawal list says of the file's model: listed (a note; the file still verifies),
+    not listed, not applicable (another registry's list), or not fetched (a URL)."""
+    str_or_none = [value if isinstance(value, str) else None for value in (run_id, checkpoint_sha256, workspace_id)]
+    check = lists.check(*str_or_none, location)
+    if check is None:
+        return
+    report.withdrawal_list = check.summary()
+    if check.status == LISTED:
+        successors = f"; its successor: run {', '.join(check.successors)}" if check.successors else ""
+        report.withdrawn(check.images, check.origin + successors)
+    else:
+        report.notes.append(check.note)
 
 
 def _describe_claims(verification: Verification, report: FileReport) -> None:
@@ -268,6 +322,9 @@ def _check_run(session: Session, lineage: dict[str, Any], report: FileReport) ->
     report.notes.append(f"run {run.id} and its final checkpoint match the registry")
     if run.audits:
         report.notes.append(f"latest audit of the run now: {run.audits[-1].verdict}")
+    withdrawn = affected_runs(session, [run.id]).get(run.id)
+    if withdrawn:
+        report.withdrawn(withdrawn, f"the records of registry {registry_id(session)}")
 
 
 def _recognise_reencoded(path: Path, registry: Registry, report: FileReport) -> None:
@@ -283,7 +340,7 @@ def _recognise_reencoded(path: Path, registry: Registry, report: FileReport) -> 
         report.notes.append(f"its pixels are those of signed output {output.output_path} (run {run})")
 
 
-def _verify_folder(folder: Path, anchors: list[Anchor], registry: Registry | None) -> FileReport:
+def _verify_folder(folder: Path, anchors: list[Anchor], registry: Registry | None, lists: ListSource) -> FileReport:
     verification = verify_folder(folder, anchors)
     detail = f": {verification.detail}" if verification.detail else ""
     report = FileReport(folder, verification.ok, "ok" if verification.ok else verification.status + detail)
@@ -293,17 +350,25 @@ def _verify_folder(folder: Path, anchors: list[Anchor], registry: Registry | Non
         report.notes.append(f"signed by {report.folder_signer}")
     if report.anchor:
         report.notes.append(f"validated by {report.anchor['label']} ({report.anchor['subject']})")
-    if not verification.ok or registry is None:
+    if not verification.ok:
         return report
     try:
         meta, _ = read_record(folder)
     except RegistryError as exc:
         report.fail(str(exc))
         return report
-    if meta.get("workspace_id") == registry.id:
+    if registry is not None and meta.get("workspace_id") == registry.id:
         report.registry = f"checked ({registry.id})"
         with registry.store.reader() as session:
             _check_run(session, {"run_id": meta.get("run_id"), "checkpoint_sha256": meta.get("weights_sha256")}, report)
+    _check_withdrawals(
+        report,
+        lists,
+        meta.get("run_id"),
+        meta.get("weights_sha256"),
+        meta.get("workspace_id"),
+        meta.get("withdrawals_location"),
+    )
     return report
 
 

@@ -90,9 +90,11 @@ def headline(run: Run, sigma: float = 25.0) -> dict[str, float]:
     return {agg.metric: agg.mean for agg in run.aggregates if agg.method == "model" and agg.sigma == sigma}
 
 
-def run_summary(run: Run) -> dict[str, Any]:
+def run_summary(run: Run, withdrawn: list[str] | None = None) -> dict[str, Any]:
+    """`withdrawn`: the run's train/val images whose consent is now withdrawn (registry.impact);
+    given, it becomes `withdrawn_training_images` (non-empty: the run's weights depend on them)."""
     latest = run.audits[-1] if run.audits else None
-    return {
+    summary = {
         "id": run.id,
         "name": run.name,
         "status": run.status,
@@ -103,18 +105,26 @@ def run_summary(run: Run) -> dict[str, Any]:
         "model_at_sigma_25": headline(run),
         "latest_audit": latest.verdict if latest else None,
     }
+    if withdrawn is not None:
+        summary["withdrawn_training_images"] = withdrawn
+    return summary
 
 
-def run_detail(run: Run) -> dict[str, Any]:
+def run_detail(run: Run, successors: list[str] | None = None, withdrawn: list[str] | None = None) -> dict[str, Any]:
+    """`successors`: ids of the runs that re-train this one without withdrawn images
+    (registry.runs.successor_ids); None when the caller did not look them up.
+    `withdrawn`: as for run_summary."""
     splits: dict[str, list[dict]] = {}
     for member in run.splits:
         splits.setdefault(member.role, []).append(
             {"image": member.image_key, "path": member.path, "sha256": member.sha256}
         )
-    return run_summary(run) | {
+    return run_summary(run, withdrawn) | {
         "config": run.config,
         "config_path": run.config_path,
         "family": run.family,
+        "successor_of": run.successor_of,  # the run this one re-trains without withdrawn images
+        "successors": successors,
         "split_seed": run.split_seed,
         "user": run.user,
         "data_version": run.data_version,

@@ -17,6 +17,8 @@ from provenance.rights import MINING_USES
 from registry import dvc
 from registry.db import Store, migrate, safe_url
 from registry.errors import RegistryError
+from registry.ledger import record as ledger
+from registry.text import has_hidden_characters
 
 MARKER = ".registry"
 CONFIG_FILE = "config.json"
@@ -92,8 +94,35 @@ def _http_url(value: str) -> str:
     return value
 
 
+WITHDRAWN_MODEL_POLICIES = ("warn", "refuse")  # what `registry denoise` does with a model trained on withdrawn data
+
+
+def _withdrawn_models(value: str) -> str:
+    if value not in WITHDRAWN_MODEL_POLICIES:
+        raise RegistryError(f"withdrawn-models must be one of {', '.join(WITHDRAWN_MODEL_POLICIES)}, got {value!r}")
+    return value
+
+
+def _withdrawals_location(value: str) -> str:
+    # Recorded in exported folders, read on other machines: a relative path would mean nothing there.
+    if has_hidden_characters(value) or value != value.strip():
+        raise RegistryError(f"withdrawals-location must be printable text without surrounding spaces, got {value!r}")
+    if value.startswith(("http://", "https://")):
+        if any(c.isspace() for c in value):
+            raise RegistryError(f"withdrawals-location: a URL has no spaces, got {value!r}")
+        return value
+    if not Path(value).is_absolute():
+        raise RegistryError(f"withdrawals-location must be an absolute path or an http(s) URL, got {value!r}")
+    return value
+
+
 # Settings `registry config set` may change: name -> (key in config.json, validator).
-SETTINGS = {"training-mining": ("training_mining", _mining_policy), "tsa-url": ("tsa_url", _http_url)}
+SETTINGS = {
+    "training-mining": ("training_mining", _mining_policy),
+    "tsa-url": ("tsa_url", _http_url),
+    "withdrawn-models": ("withdrawn_models", _withdrawn_models),
+    "withdrawals-location": ("withdrawals_location", _withdrawals_location),
+}
 
 
 def set_setting(root: Path, name: str, value: str) -> str:
@@ -198,7 +227,11 @@ def init_workspace(
     store = Store(workspace.db_url)
     try:
         migrate(store.engine)
+        with store.engine.begin() as connection:
+            baseline = ledger.start(connection)
     finally:
         store.close()
     done.append(f"registry database ready ({safe_url(workspace.db_url)})")
+    if baseline > 1:  # a registry older than its ledger (a new one holds only its own id)
+        done.append(f"ledger started with the {baseline} existing rows as its baseline (earlier changes not covered)")
     return workspace, done

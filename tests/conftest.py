@@ -19,6 +19,7 @@ from registry.cli import run as cli_run
 from registry.datasets import add_dataset
 from registry.exporting import export_run
 from registry.tracking import train_run
+from registry.trust_store import trust_certificate
 from registry.workspace import Workspace, init_workspace, resolve_db_url, update_settings
 
 POSTGRES_ADMIN = os.environ.get("PROVENOISE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -79,6 +80,15 @@ def write_dataset(folder: Path, count: int = 6, consent: dict[str, str] | None =
         writer.writeheader()
         writer.writerows(rows)
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_user_config(tmp_path_factory):
+    """Session fixtures (trained templates) get a user configuration of their own too: nothing a
+    test run does may touch the real ~/.config/provenoise."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("session-user-config")))
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -216,6 +226,8 @@ def trained_workspace(request, _trained_templates, tmp_path, monkeypatch):
     url = create_database(template.database) if template.database else None
     if url:
         update_settings(root, db_url=url)
+    # The workspace's keys (made when its run ended) are this test user's own: they trust them.
+    trust_certificate((root / ".registry" / "keys" / CA_CERT).read_bytes(), "the trained workspace's CA")
     monkeypatch.delenv("REGISTRY_DB_URL", raising=False)
     monkeypatch.chdir(root)
     workspace = Workspace(root, resolve_db_url(root, None))

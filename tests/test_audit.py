@@ -2,6 +2,7 @@
 
 import shutil
 
+import pytest
 from sqlalchemy import select
 
 from audits.audit import audit_run
@@ -12,8 +13,14 @@ from registry.tracking import train_run
 from registry.workspace import Workspace, find_workspace
 
 
-def test_fresh_run_audits_identical_and_the_audit_is_recorded(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+@pytest.fixture
+def trained(trained_workspace):
+    """(workspace, run id): a copy of the session's trained tiny run, for tests about auditing it."""
+    return trained_workspace.workspace, trained_workspace.run_id
+
+
+def test_fresh_run_audits_identical_and_the_audit_is_recorded(trained):
+    workspace, run_id = trained
     result = audit_run(workspace, run_id)
     assert result.verdict == "IDENTICAL", result.reason
     assert result.passed
@@ -23,8 +30,8 @@ def test_fresh_run_audits_identical_and_the_audit_is_recorded(workspace, tiny_co
         assert audit.environment["torch"]
 
 
-def test_flipped_checkpoint_byte_fails_integrity_naming_the_file(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+def test_flipped_checkpoint_byte_fails_integrity_naming_the_file(trained):
+    workspace, run_id = trained
     checkpoint = show_run(workspace, run_id).checkpoints[0]
     path = workspace.resolve(checkpoint.path)
     data = bytearray(path.read_bytes())
@@ -37,8 +44,8 @@ def test_flipped_checkpoint_byte_fails_integrity_naming_the_file(workspace, tiny
     assert not result.passed
 
 
-def test_changed_data_image_fails_integrity_naming_the_image(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+def test_changed_data_image_fails_integrity_naming_the_image(trained):
+    workspace, run_id = trained
     member = show_run(workspace, run_id).splits[0]
     path = workspace.resolve(member.path)
     path.write_bytes(path.read_bytes() + b"\0")
@@ -48,8 +55,8 @@ def test_changed_data_image_fails_integrity_naming_the_image(workspace, tiny_con
     assert result.differences[0]["image"] == member.image_key
 
 
-def test_missing_image_is_restored_from_the_dvc_cache(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+def test_missing_image_is_restored_from_the_dvc_cache(trained):
+    workspace, run_id = trained
     member = show_run(workspace, run_id).splits[0]
     original = workspace.resolve(member.path).read_bytes()
     workspace.resolve(member.path).unlink()
@@ -59,8 +66,8 @@ def test_missing_image_is_restored_from_the_dvc_cache(workspace, tiny_config):
     assert workspace.resolve(member.path).read_bytes() == original
 
 
-def test_edited_config_in_the_database_is_never_identical(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+def test_edited_config_in_the_database_is_never_identical(trained):
+    workspace, run_id = trained
     with workspace.store().transaction() as session:
         run = session.get(Run, run_id)
         run.config = run.config | {"train": run.config["train"] | {"steps": 12}}
@@ -76,20 +83,21 @@ def test_edited_config_in_the_database_is_never_identical(workspace, tiny_config
     assert "checkpoint at step 4" in result.reason
 
 
-def test_copied_workspace_still_audits_identical(workspace, tiny_config, tmp_path, db_url):
-    run_id = train_run(workspace, tiny_config)
+def test_copied_workspace_still_audits_identical(trained, tmp_path):
+    workspace, run_id = trained
     copy = tmp_path / "elsewhere" / "moved"
     shutil.copytree(workspace.root, copy, symlinks=True)
     moved = find_workspace(copy)
     assert moved.root == copy.resolve()
-    if db_url is None:  # the SQLite database travels with the folder
+    if workspace.db_url.startswith("sqlite"):  # the SQLite database travels with the folder
         assert str(copy) in moved.db_url
     result = audit_run(moved, run_id)
     assert result.verdict == "IDENTICAL", result.reason
 
 
-def test_other_seed_does_not_match_recorded_checkpoints(workspace, tiny_config):
-    first = show_run(workspace, train_run(workspace, tiny_config)).checkpoints
+def test_other_seed_does_not_match_recorded_checkpoints(trained, tiny_config):
+    workspace, run_id = trained
+    first = show_run(workspace, run_id).checkpoints
     again = show_run(workspace, train_run(workspace, tiny_config)).checkpoints
     other = show_run(workspace, train_run(workspace, tiny_config, ["train.seed=1"])).checkpoints
     assert [c.sha256 for c in first] == [c.sha256 for c in again]
@@ -110,8 +118,8 @@ def _pretend_recorded_elsewhere(session, run_id, metric_delta):
     return metric
 
 
-def test_environment_difference_within_tolerance_is_equivalent(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+def test_environment_difference_within_tolerance_is_equivalent(trained):
+    workspace, run_id = trained
     with workspace.store().transaction() as session:
         metric = _pretend_recorded_elsewhere(session, run_id, 1e-4)
     result = audit_run(workspace, run_id)
@@ -121,8 +129,8 @@ def test_environment_difference_within_tolerance_is_equivalent(workspace, tiny_c
     assert result.differences[0]["within_tolerance"] and metric.image_key in result.differences[0]["what"]
 
 
-def test_environment_difference_beyond_tolerance_diverges_naming_the_metric(workspace, tiny_config):
-    run_id = train_run(workspace, tiny_config)
+def test_environment_difference_beyond_tolerance_diverges_naming_the_metric(trained):
+    workspace, run_id = trained
     with workspace.store().transaction() as session:
         metric = _pretend_recorded_elsewhere(session, run_id, 1.0)
     result = audit_run(workspace, run_id)
@@ -130,10 +138,10 @@ def test_environment_difference_beyond_tolerance_diverges_naming_the_metric(work
     assert f"{metric.metric} of {metric.method} on {metric.image_key}" in result.reason
 
 
-def test_adding_a_dataset_later_does_not_disturb_an_older_audit(workspace, tiny_config, tmp_path):
+def test_adding_a_dataset_later_does_not_disturb_an_older_audit(trained, tmp_path):
     from registry.datasets import add_dataset
     from tests.conftest import write_dataset
 
-    run_id = train_run(workspace, tiny_config)
+    workspace, run_id = trained
     add_dataset(workspace, write_dataset(tmp_path / "later", count=3), "later")
     assert audit_run(workspace, run_id).verdict == "IDENTICAL"

@@ -117,8 +117,6 @@ def test_an_output_signed_before_manifests_named_their_registry_still_needs_its_
     from registry.models import Output
     from tests.c2pa_files import signed_png
 
-    code, _, err = cli(capsys, "keys", "init")
-    assert code == 0, err
     gone = "20260101-000000-abcdef"
     facts = {"schema": 1, "run_id": gone, "checkpoint_sha256": "0" * 64, "source": "registry"}
     path = signed_png(tmp_path / "old.png", load_development_keys(workspace.registry_dir / "keys"), facts)

@@ -10,11 +10,14 @@ from registry.cli import (
     audit_cmd,
     data_cmd,
     eval_cmd,
+    ledger_cmd,
+    lineage_cmd,
     model_cmd,
     provenance_cmd,
     report_cmd,
     runs_cmd,
     train_cmd,
+    withdrawals_cmd,
     workspace_cmd,
 )
 
@@ -42,3 +45,6 @@ model_cmd.register(app)
 ablate_cmd.register(app)
 provenance_cmd.register(app)
 report_cmd.register(app)
+lineage_cmd.register(app)
+withdrawals_cmd.register(app)
+ledger_cmd.register(app)

@@ -9,6 +9,7 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
+from registry.consent import WITHDRAWN
 from registry.datasets import (
     add_dataset,
     dataset_consent,
@@ -17,6 +18,7 @@ from registry.datasets import (
     set_consent,
     show_dataset,
 )
+from registry.impact import withdrawal_impact
 from registry.models import CONSENT_STATUSES
 from registry.views import dataset_detail, dataset_duplicates, dataset_summary
 from registry.workspace import find_workspace
@@ -166,9 +168,15 @@ def consent_set(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set an image's consent status; it reaches every copy of the picture, and the most restrictive wins."""
+    """Set an image's consent status; it reaches every copy of the picture, and the most restrictive wins.
+
+    A withdrawal also lists what it affects: runs that trained or validated on the picture (their
+    weights depend on it) with their exported models and outputs; apart from them, runs that only
+    tested on it and evaluations that scored it (their metrics include it).
+    """
     ui = UI(as_json)
-    event = set_consent(find_workspace(db_url=db), image, status, note)
+    workspace = find_workspace(db_url=db)
+    event = set_consent(workspace, image, status, note)
     data = {
         "image": image,
         "previous": event.previous,
@@ -176,11 +184,51 @@ def consent_set(
         "note": event.note,
         "changed_by": event.changed_by,
         "reached": event.reached,
+        "impact": withdrawal_impact(workspace, image) if event.status == WITHDRAWN else None,
     }
 
     def render() -> None:
         ui.line(f"{image}: consent {event.previous} -> {event.status}")
         for copy in event.reached:
             ui.line(f"  reached {copy['image']}: recorded {copy['recorded']}, effective {copy['effective']}")
+        if data["impact"] is not None:
+            render_impact(ui, data["impact"])
 
     ui.result(data, render)
+
+
+def render_impact(ui: UI, impact: dict) -> None:
+    affected, tested, evaluations = impact["affected_runs"], impact["tested_runs"], impact["evaluations"]
+    if not (affected or tested or evaluations):
+        ui.line("no run, model, output or evaluation used this picture")
+        return
+    if affected:
+        ui.table(
+            f"affected runs: their weights depend on this picture ({len(affected)}); retrain them without it",
+            ("run", "name", "status", "used as", "images"),
+            [(r["run"], r["name"], r["status"], ", ".join(r["roles"]), ", ".join(r["images"])) for r in affected],
+        )
+    if impact["exported_models"]:
+        ui.table(
+            "exported models of affected runs",
+            ("export", "run", "path", "signed", "when"),
+            [(e["export"], e["run"], e["path"], e["signed"], e["created_at"]) for e in impact["exported_models"]],
+        )
+    if impact["outputs"]:
+        ui.table(
+            "outputs of affected runs",
+            ("output", "run", "path", "signed", "when"),
+            [(o["output"], o["run"], o["path"], o["signed"], o["created_at"]) for o in impact["outputs"]],
+        )
+    if tested:
+        ui.table(
+            "runs that only tested on it: their metrics include it",
+            ("run", "name", "status", "images"),
+            [(r["run"], r["name"], r["status"], ", ".join(r["images"])) for r in tested],
+        )
+    if evaluations:
+        ui.table(
+            "evaluations that scored it: their metrics include it",
+            ("evaluation", "run", "dataset", "images", "when"),
+            [(e["evaluation"], e["run"], e["dataset"], ", ".join(e["images"]), e["created_at"]) for e in evaluations],
+        )

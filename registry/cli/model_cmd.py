@@ -13,10 +13,11 @@ from registry.cli.ui import UI
 from registry.denoising import DenoiseOptions, check_options, denoise_files
 from registry.exporting import export_run
 from registry.model_folders import sign_model_folder
-from registry.model_resolution import resolve_model
+from registry.model_resolution import check_withdrawn_training, resolve_model
 from registry.noising import make_noisy
 from registry.signing_keys import folder_credentials, resolve_signer, tsa_url
 from registry.trust_store import chosen_anchors, model_anchors
+from registry.withdrawals import ListSource
 from registry.workspace import find_workspace
 
 TrustOption = Annotated[
@@ -25,6 +26,13 @@ TrustOption = Annotated[
 ]
 CertOption = Annotated[Path | None, typer.Option("--cert", help="Signing certificate chain (PEM).")]
 KeyOption = Annotated[Path | None, typer.Option("--key", help="Signing private key (PEM).")]
+WithdrawalsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--withdrawals",
+        help="A signed withdrawal list (registry withdrawals publish); default: the location the model records.",
+    ),
+]
 TsaOption = Annotated[
     str | None,
     typer.Option("--tsa-url", help="RFC 3161 time-stamp authority (default: the workspace's tsa-url setting)."),
@@ -72,6 +80,7 @@ def denoise(
             "--accept-invalid-input", help="Denoise inputs whose own C2PA manifest fails verification (recorded)."
         ),
     ] = False,
+    withdrawals: WithdrawalsOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -79,19 +88,24 @@ def denoise(
 
     A model folder is used only when its signature verifies against a CA you trust (or the
     package's publisher list). Inputs whose own manifest fails verification are refused.
+    A model trained on pictures whose consent is now withdrawn (the registry's records, the
+    folder's record, or a signed withdrawal list: --withdrawals or the location the folder
+    records) gets a warning, or is refused where the workspace says `withdrawn-models refuse`.
     Inside a workspace every output is recorded; outside one nothing is.
     """
     ui = UI(as_json)
     options = DenoiseOptions(sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input)
     check_options(options)  # before loading anything
     workspace = optional_workspace(db)
+    anchors = chosen_anchors(trust or [])
+    lists = ListSource(anchors, withdrawals)  # a bad --withdrawals file stops here
     loaded = resolve_model(model, workspace, model_anchors(trust or []), unverified_model)
     if loaded.signature and loaded.signature["status"] != SIGNED:
         ui.warn(f"using model folder {loaded.source} unverified ({loaded.signature['status']}): claims self-declared")
-    anchors = chosen_anchors(trust or [])
+    withdrawn = check_withdrawn_training(loaded, workspace, lists, ui)
     url = tsa_url(workspace, tsa)
     make_signer = None if no_sign else lambda: resolve_signer(workspace, cert, key, ui, url)
-    done = denoise_files(loaded, inputs, out, options, workspace, make_signer, ui, anchors)
+    done = denoise_files(loaded, inputs, out, options, workspace, make_signer, ui, anchors, withdrawn)
     rows = [
         {
             "input": str(d.input),
@@ -113,6 +127,7 @@ def denoise(
             "model": loaded.source,
             "run": loaded.run_id,
             "model_claims": loaded.claims,
+            "withdrawn_training_data": withdrawn.summary(),
             "recorded": recorded,
             "outputs": rows,
         },

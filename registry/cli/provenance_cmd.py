@@ -17,9 +17,11 @@ keys_app = typer.Typer(help="Signing credentials and the CAs you trust.", no_arg
 
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
-    app.command("verify", epilog="Example: registry verify denoised/*.png models/reference --trust partner-ca.pem")(
-        verify
-    )
+    app.command(
+        "verify",
+        epilog="Example: registry verify denoised/*.png models/reference --trust partner-ca.pem "
+        "--withdrawals withdrawals.json",
+    )(verify)
 
 
 @keys_app.command("init", epilog="Example: registry keys init")
@@ -97,6 +99,13 @@ def _render_keys(ui: UI, info: dict) -> None:
 def verify(
     files: Annotated[list[Path], typer.Argument(help="Signed images or model folders to check.", show_default=False)],
     trust: Annotated[list[Path] | None, typer.Option("--trust", help="Also trust this CA (PEM); repeatable.")] = None,
+    withdrawals: Annotated[
+        Path | None,
+        typer.Option(
+            "--withdrawals",
+            help="A signed withdrawal list to check each model against; default: the location the model records.",
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -104,11 +113,13 @@ def verify(
 
     Trusts only --trust, $PROVENOISE_TRUST_CA and the CAs in your own config (`registry keys show`),
     never a CA found in the folder around the files. The registry (from --db, $REGISTRY_DB_URL or the
-    enclosing workspace) is consulted only when the output names it.
+    enclosing workspace) is consulted only when the output names it. A model trained on data whose
+    consent was withdrawn since (its registry, or a signed withdrawal list says so) gets a note: the
+    file still verifies, its signature being valid. A tampered or untrusted list is a usage error.
     Exit 0 when every file verifies, 1 when any does not, 2 for usage errors.
     """
     ui = UI(as_json)
-    reports = verify_files(files, optional_workspace(db), trust or [], db)
+    reports = verify_files(files, optional_workspace(db), trust or [], db, withdrawals)
     summaries = [report.summary() for report in reports]
 
     def render() -> None:

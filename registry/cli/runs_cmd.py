@@ -8,7 +8,8 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.runs import list_runs, show_run
+from registry.impact import withdrawn_training_images
+from registry.runs import list_runs, show_run, successor_ids
 from registry.views import run_detail, run_summary
 from registry.workspace import find_workspace
 
@@ -23,12 +24,14 @@ def register(app: typer.Typer) -> None:
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List runs, oldest first."""
     ui = UI(as_json)
-    rows = [run_summary(r) for r in list_runs(find_workspace(db_url=db))]
+    workspace = find_workspace(db_url=db)
+    withdrawn = withdrawn_training_images(workspace)
+    rows = [run_summary(r, withdrawn.get(r.id, [])) for r in list_runs(workspace)]
     ui.result(
         rows,
         lambda: ui.table(
             "runs",
-            ("run", "name", "status", "PSNR@25", "SSIM@25", "train s", "audit"),
+            ("run", "name", "status", "PSNR@25", "SSIM@25", "train s", "audit", "withdrawn training data"),
             [
                 (
                     r["id"],
@@ -38,11 +41,19 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
                     r["model_at_sigma_25"].get("ssim"),
                     r["train_seconds"],
                     r["latest_audit"],
+                    _withdrawn_cell(r["withdrawn_training_images"]),
                 )
                 for r in rows
             ],
         ),
     )
+
+
+def _withdrawn_cell(images: list[str]) -> str:
+    """Affected runs stand out in the list: what their weights depend on, or how many."""
+    if not images:
+        return "-"
+    return "AFFECTED: " + (", ".join(images) if len(images) <= 2 else f"{len(images)} images")
 
 
 @runs_app.command("show", epilog="Example: registry runs show 20261126-0601 (any unique prefix of the id)")
@@ -53,7 +64,18 @@ def show(
 ) -> None:
     """Show everything recorded about a run."""
     ui = UI(as_json)
-    detail = run_detail(show_run(find_workspace(db_url=db), run))
+    workspace = find_workspace(db_url=db)
+    record = show_run(workspace, run)
+    detail = run_detail(
+        record,
+        successor_ids(workspace, record.id),
+        withdrawn_training_images(workspace, [record.id]).get(record.id, []),
+    )
+    if detail["withdrawn_training_images"]:
+        ui.warn(
+            f"run {record.id} is affected: its weights depend on images whose consent is withdrawn "
+            f"({', '.join(detail['withdrawn_training_images'])})"
+        )
     ui.result(detail, lambda: render_run(ui, detail))
 
 
@@ -69,6 +91,8 @@ def render_run(ui: UI, d: dict) -> None:
             ("ran by", d["user"]),
             ("config", f"{d['config_path']} (sha256 {d['config_hash'][:16]})"),
             ("seed / split seed", f"{d['seed']} / {d['split_seed']}"),
+            ("successor of", d["successor_of"] or "-"),
+            ("successors", ", ".join(d["successors"] or []) or "none"),
             ("data version (DVC)", d["data_version"]),
             (
                 "code",
@@ -84,6 +108,10 @@ def render_run(ui: UI, d: dict) -> None:
             ("train / eval seconds", f"{d['train_seconds'] or 0:.1f} / {d['eval_seconds'] or 0:.1f}"),
             ("resumed", d["resumed"]),
             ("excluded images", ", ".join(f"{e['image']} ({e['reason']})" for e in d["excluded"]) or "none"),
+            (
+                "withdrawn since (train/val)",
+                ", ".join(d.get("withdrawn_training_images") or []) or "none: no withdrawn image shaped its weights",
+            ),
         ],
     )
     ui.table(

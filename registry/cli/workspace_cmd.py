@@ -19,12 +19,17 @@ config_app = typer.Typer(help="Workspace settings.", no_args_is_help=True)
 def register(app: typer.Typer) -> None:
     app.command(
         "init",
-        epilog="Example: registry init my-workspace --db postgresql://postgres@127.0.0.1:5432/test",
+        epilog="Example: registry init my-workspace --db postgresql://postgres@127.0.0.1:5432/test "
+        "--withdrawn-models refuse",
     )(init)
     app.add_typer(config_app, name="config")
 
 
-@config_app.command("set", epilog="Example: registry config set tsa-url http://timestamp.example.com")
+@config_app.command(
+    "set",
+    epilog="Example: registry config set withdrawn-models refuse "
+    "(or tsa-url http://timestamp.example.com, withdrawals-location https://example.org/withdrawals.json)",
+)
 def config_set(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SETTINGS)}.")],
     value: Annotated[str, typer.Argument(help="The new value ('' to clear).")],
@@ -58,11 +63,18 @@ def init(
         str | None,
         typer.Option("--tsa-url", help="RFC 3161 time-stamp authority for every signature made here."),
     ] = None,
+    withdrawn_models: Annotated[
+        str | None,
+        typer.Option(
+            "--withdrawn-models",
+            help="What `registry denoise` does with a model trained on since-withdrawn data: warn (default) or refuse.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create (or adopt) a workspace: git, DVC, the registry database and the starter dataset."""
     ui = UI(as_json)
-    workspace, done = set_up_workspace(path, db, training_mining, tsa_url)
+    workspace, done = set_up_workspace(path, db, training_mining, tsa_url, withdrawn_models)
     if starter:
         with ui.progress("importing the starter dataset", None) as update:
             added = ensure_starter(workspace, lambda n, total: update(n, total=total))

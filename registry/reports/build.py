@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from registry.errors import RegistryError
+from registry.lineage_picture import to_dot, to_svg
 from registry.models import Run
 from registry.reports import plots
 from registry.reports.facts import DEFAULT_POWER_WATTS, report_facts
@@ -59,7 +60,8 @@ def _media(workspace: Workspace, runs: list[Run], facts: dict) -> tuple[list[Run
                 )
             )
         grids = image_grids(workspace, run, results["table_sigma"]) if run.status == "finished" else []
-        media.append(RunMedia(figures, grids))
+        dot = to_dot(run_facts["lineage"])
+        media.append(RunMedia(figures, grids, lineage_dot=dot, lineage_svg=to_svg(dot)))
     shared = [Figure("loss-all", "Loss curves of all runs", plots.loss_curves(facts["runs"]))] if len(runs) > 1 else []
     return media, shared
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from registry.data_summary import is_research_only, training_data
 from registry.environment import code_version
+from registry.impact import WEIGHT_ROLES, affected_runs
+from registry.lineage import run_lineage
 from registry.model_card import NOISE_NAMES
 from registry.models import Image, Output, Run
 from registry.runs import RUN_LOADS, get_run
@@ -33,11 +35,13 @@ def report_facts(session: Session, run_refs: list[str], power_watts: float = DEF
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "generated_by": {"software": "provenoise", "version": code_version()["package_version"]},
         "runs": [run_facts(session, run, power_watts) for run in runs],
+        "successions": successions(runs),
     }
 
 
 def run_facts(session: Session, run: Run, power_watts: float) -> dict[str, Any]:
-    detail = run_detail(run)
+    withdrawn = affected_runs(session, [run.id]).get(run.id, [])
+    detail = run_detail(run, withdrawn=withdrawn)
     data = training_data(session, run)
     view = EvalView.of_run(run)
     sigma = TABLE_SIGMA if TABLE_SIGMA in view.sigmas else (view.sigmas[0] if view.sigmas else TABLE_SIGMA)
@@ -49,13 +53,17 @@ def run_facts(session: Session, run: Run, power_watts: float) -> dict[str, Any]:
         "results": _results(session, run, view, sigma),
         "compute": _compute(run, power_watts),
         "provenance": _provenance(session, run),
-        "limitations": _limitations(run, data, view),
+        "lineage": run_lineage(session, run),
+        "limitations": _limitations(run, data, view, withdrawn),
     }
 
 
 def _summary(session: Session, run: Run, detail: dict) -> dict[str, Any]:
     latest = audit_view(run.audits[-1]) if run.audits else None
     return {
+        "successor_of": run.successor_of,
+        # Train/val images whose consent is now withdrawn: the weights depend on them (registry.impact).
+        "withdrawn_training_images": detail["withdrawn_training_images"],
         "run": run.id,
         "name": run.name,
         "description": run.config.get("description") or "",
@@ -207,7 +215,7 @@ def _provenance(session: Session, run: Run) -> dict[str, Any]:
     }
 
 
-def _limitations(run: Run, data: dict, view: EvalView) -> list[str]:
+def _limitations(run: Run, data: dict, view: EvalView, withdrawn: list[str]) -> list[str]:
     notes = []
     research = [lic for lic in data["licenses"] if is_research_only(lic)]
     if research:
@@ -219,10 +227,17 @@ def _limitations(run: Run, data: dict, view: EvalView) -> list[str]:
         notes.append(
             f"Left out of training because consent was withdrawn: {', '.join(e['image'] for e in run.excluded)}."
         )
-    if data["withdrawn_since_training"]:
+    if withdrawn:
         notes.append(
-            f"Consent was withdrawn after training for {', '.join(data['withdrawn_since_training'])}; "
-            "new signed outputs declare training and mining not allowed, and retraining without them is advised."
+            f"This model is affected by a withdrawal: its weights depend on images whose consent was withdrawn "
+            f"after training ({', '.join(withdrawn)}). New signed outputs declare training and mining not "
+            f"allowed; retrain without them (`registry train --successor {run.id}`) and retire this model."
+        )
+    tested = [key for key in data["withdrawn_since_training"] if key not in withdrawn]
+    if tested:
+        notes.append(
+            f"Its test metrics include images whose consent was withdrawn after training ({', '.join(tested)}); "
+            "its weights do not depend on them."
         )
     for metric, reason in view.unavailable.items():
         notes.append(f"{metric.upper()} is unavailable: {reason}.")
@@ -236,3 +251,74 @@ def _limitations(run: Run, data: dict, view: EvalView) -> list[str]:
     elif run.audits[-1].verdict not in ("IDENTICAL", "EQUIVALENT"):
         notes.append(f"The latest audit did not pass ({run.audits[-1].verdict}): {run.audits[-1].reason}.")
     return notes
+
+
+def successions(runs: list[Run]) -> list[dict[str, Any]]:
+    """For each run here that succeeds another run here (`runs.successor_of`): what changed."""
+    by_id = {run.id: run for run in runs}
+    return [_succession(by_id[run.successor_of], run) for run in runs if run.successor_of in by_id]
+
+
+def _succession(old: Run, new: Run) -> dict[str, Any]:
+    def images(run: Run, roles: tuple[str, ...]) -> set[str]:
+        return {m.image_key for m in run.splits if m.role in roles}
+
+    trained_old, trained_new = images(old, WEIGHT_ROLES), images(new, WEIGHT_ROLES)
+    tested_old, tested_new = images(old, ("test",)), images(new, ("test",))
+    common = tested_old & tested_new
+    same = tested_old == tested_new
+    reasons = {e.get("image"): e.get("reason", "") for e in new.excluded or [] if isinstance(e, dict)}
+    # An image that is not left out can still leave training: the split of fewer images moves it.
+    reasons = {
+        key: reasons.get(key) or ("moved to the test split" if key in tested_new else "not used")
+        for key in trained_old - trained_new
+    }
+    before, after = _model_means(old), _model_means(new)
+    quality = []
+    for sigma in sorted({s for s, _ in before} | {s for s, _ in after}):
+        row: dict[str, Any] = {"sigma": sigma}
+        for metric in ("psnr", "ssim"):
+            a, b = before.get((sigma, metric)), after.get((sigma, metric))
+            row |= {f"{metric}_old": a, f"{metric}_new": b, f"{metric}_delta": b - a if None not in (a, b) else None}
+            if not same:
+                row[f"{metric}_delta_common"] = _common_delta(old, new, common, sigma, metric)
+        quality.append(row)
+    caveat = None
+    if not same:
+        caveat = (
+            f"The test sets differ (test images: {len(tested_old)} for {old.id}, {len(tested_new)} for {new.id}, "
+            f"{len(common)} in common): each run's own deltas mix the change of model with the change of test images"
+            + (f"; the deltas on the {len(common)} common images compare the models alone." if common else ".")
+        )
+    return {
+        "old": old.id,
+        "new": new.id,
+        "removed_images": [{"image": key, "reason": reasons[key]} for key in sorted(reasons)],
+        "added_images": sorted(trained_new - trained_old),
+        "test_images": {"old": len(tested_old), "new": len(tested_new), "common": len(common)},
+        "same_test_set": same,
+        "quality": quality,
+        "caveat": caveat,
+    }
+
+
+def _model_means(run: Run) -> dict[tuple[float, str], float]:
+    """(sigma, metric) -> the model's mean over the run's test split."""
+    return {(a.sigma, a.metric): a.mean for a in run.aggregates if a.method == "model"}
+
+
+def _common_delta(old: Run, new: Run, common: set[str], sigma: float, metric: str) -> float | None:
+    """NEW's mean minus OLD's over the test images both runs scored at this sigma."""
+
+    def values(run: Run) -> dict[str, float]:
+        return {
+            m.image_key: m.value
+            for m in run.metrics
+            if m.method == "model" and m.metric == metric and m.sigma == sigma and m.image_key in common
+        }
+
+    a, b = values(old), values(new)
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        return None
+    return sum(b[key] for key in shared) / len(shared) - sum(a[key] for key in shared) / len(shared)

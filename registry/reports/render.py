@@ -13,6 +13,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from registry.lineage_picture import NO_DOT_NOTE, fence, inline_svg
 from registry.reports.grids import CROP, Grid
 
 
@@ -31,6 +32,8 @@ class Figure:
 class RunMedia:
     figures: list[Figure] = field(default_factory=list)
     grids: list[Grid] = field(default_factory=list)
+    lineage_dot: str = ""  # the run's lineage graph (registry.lineage)
+    lineage_svg: str | None = None  # drawn by Graphviz's dot; None when it is not installed
 
 
 def fmt(value: Any) -> str:
@@ -81,6 +84,36 @@ def _headline(run: dict) -> float | None:
     return rows[0]["Mean_PSNR"] if rows else None
 
 
+def _lineage_svg(media: RunMedia) -> Markup | None:
+    """The lineage picture, inline. Markup is safe here because `dot` wrote it: its text is every
+    label escaped for XML, and each label was made inert for DOT first (registry.lineage_picture)."""
+    return Markup(inline_svg(media.lineage_svg)) if media.lineage_svg else None
+
+
+def succession_rows(succession: dict) -> list[dict[str, Any]]:
+    """The quality change of a successor, one row per sigma, for a table."""
+    rows = []
+    for q in succession["quality"]:
+        row = {
+            "σ": f"{q['sigma']:g}",
+            "PSNR old": q["psnr_old"],
+            "PSNR new": q["psnr_new"],
+            "Δ PSNR (dB)": _signed(q["psnr_delta"]),
+            "SSIM old": q["ssim_old"],
+            "SSIM new": q["ssim_new"],
+            "Δ SSIM": _signed(q["ssim_delta"]),
+        }
+        if succession["test_images"]["common"] and not succession["same_test_set"]:
+            row["Δ PSNR, common images"] = _signed(q["psnr_delta_common"])
+            row["Δ SSIM, common images"] = _signed(q["ssim_delta_common"])
+        rows.append(row)
+    return rows
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}" if abs(value) < 1 else f"{value:+.2f}"
+
+
 def _comparison(facts: dict) -> list[tuple[str, list[str]]]:
     runs = facts["runs"]
     sigma = runs[0]["results"]["table_sigma"]
@@ -107,6 +140,11 @@ def _comparison(facts: dict) -> list[tuple[str, list[str]]]:
             lambda r: next((x["Mean_SSIM"] for x in r["results"]["test_split"]["table2"] if x["Sigma"] == sigma), None),
         ),
         row("training data", lambda r: ", ".join(d["name"] for d in r["data"]["datasets"])),
+        row("successor of", lambda r: r["summary"]["successor_of"]),
+        row(
+            "withdrawn training images",
+            lambda r: ", ".join(r["summary"]["withdrawn_training_images"]) or "none",
+        ),
     ]
 
 
@@ -119,7 +157,17 @@ def render_html(facts: dict, media: list[RunMedia], shared: list[Figure]) -> str
         title=f"{names[0]}: transparency report" if len(names) == 1 else f"Comparison: {', '.join(names)}",
         comparison=_comparison(facts) if len(names) > 1 else None,
         shared_figures=shared,
-        run_media=[{"figures": m.figures, "grids": [_grid_dict(g) for g in m.grids]} for m in media],
+        run_media=[
+            {
+                "figures": m.figures,
+                "grids": [_grid_dict(g) for g in m.grids],
+                "lineage_svg": _lineage_svg(m),
+                "lineage_dot": m.lineage_dot,
+            }
+            for m in media
+        ],
+        successions=[(s, succession_rows(s)) for s in facts.get("successions", [])],
+        no_dot_note=NO_DOT_NOTE,
         headline=[_headline(run) for run in facts["runs"]],
         fmt=fmt,
         kv=kv,
@@ -205,6 +253,9 @@ def render_markdown(facts: dict, media: list[RunMedia], asset_folder: str) -> st
     ]
     return environment.get_template("model_card.md.j2").render(
         facts=facts,
+        successions=[(s, succession_rows(s)) for s in facts.get("successions", [])],
+        fence=fence,
+        no_dot_note=NO_DOT_NOTE,
         front_matter=yaml.safe_dump(front_matter(facts), sort_keys=False).strip(),
         media=media,
         assets=asset_folder,
@@ -220,6 +271,8 @@ def write_markdown_assets(folder: Path, media: list[RunMedia], shared: list[Figu
     for figure in shared:
         (folder / f"{figure.name}.png").write_bytes(figure.png)
     for index, run_media in enumerate(media):
+        if run_media.lineage_svg:
+            (folder / f"run{index}-lineage.svg").write_text(run_media.lineage_svg)
         for figure in run_media.figures:
             (folder / f"{figure.name}.png").write_bytes(figure.png)
         for grid in run_media.grids:
