@@ -26,6 +26,16 @@ class ConfigError(ValueError):
     """A config file or override that cannot be used; the message names the field."""
 
 
+# Fields added after runs were recorded carry this mark: at their default they stay out of
+# the canonical JSON, so every older run's config keeps its recorded hash (and audits).
+OMITTED_AT_DEFAULT = "omitted_at_default"
+
+
+def added_field(default: Any) -> Any:
+    """A config field added later: left out of the recorded config while it has its default."""
+    return field(default=default, metadata={OMITTED_AT_DEFAULT: True})
+
+
 @dataclass
 class SplitConfig:
     train: float = 0.6  # fraction of the candidate images used for training
@@ -87,6 +97,7 @@ class NoiseConfig:
 @dataclass
 class ModelConfig:
     name: Literal["unet", "dncnn"] = "unet"  # architecture, see denoiser.networks
+    channels: Literal[1, 3] = added_field(1)  # image channels in and out: 1 gray, 3 RGB
     # U-Net (denoiser/networks/unet.py)
     depth: Literal[3, 5, 7] = 3  # number of scales (resolution levels) of the U-Net
     base_channels: int = 16  # channels at full resolution, doubled per coarser scale (DnCNN: every layer)
@@ -217,7 +228,8 @@ class ExperimentConfig:
             raise ConfigError(f"name: must not contain control or format characters (found {', '.join(hidden)})")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The resolved config as recorded: every field, except later additions at their default."""
+        return _recorded(self)
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the resolved config."""
@@ -230,6 +242,18 @@ def _hidden_characters(text: str) -> list[str]:
     A copy of registry.text's rule: `denoiser` imports nothing from `registry`.
     """
     return sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")})
+
+
+def _recorded(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: _recorded(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get(OMITTED_AT_DEFAULT) and getattr(value, f.name) == f.default)
+        }
+    if isinstance(value, list):
+        return [_recorded(item) for item in value]
+    return value
 
 
 def config_digest(resolved: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """Denoising networks, selected by name from a ModelConfig.
 
-Every network maps (noisy (B, 1, H, W), sigma (B,)) to a clean estimate of the same
-shape, so training, evaluation and inference never depend on the architecture.
+Every network maps (noisy (B, C, H, W), sigma (B,)) to a clean estimate of the same
+shape (C = `model.channels`: 1 gray, 3 RGB), so training, evaluation and inference never depend on the architecture.
 """
 
 from __future__ import annotations

@@ -20,14 +20,14 @@ class DnCNN(nn.Module):
         super().__init__()
         self.config = config
         width = config.base_channels
-        layers: list[nn.Module] = [nn.Conv2d(2 if config.noise_map else 1, width, 3, padding=1), nn.ReLU()]
+        layers: list[nn.Module] = [nn.Conv2d(config.channels + config.noise_map, width, 3, padding=1), nn.ReLU()]
         for _ in range(config.layers - 2):
             layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-        layers.append(nn.Conv2d(width, 1, 3, padding=1))
+        layers.append(nn.Conv2d(width, config.channels, 3, padding=1))
         self.body = nn.Sequential(*layers)
 
     def forward(self, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """noisy: (B, 1, H, W); sigma: (B,) on the 8-bit scale. Returns the clean estimate."""
+        """noisy: (B, C, H, W); sigma: (B,) on the 8-bit scale. Returns the clean estimate."""
         x = torch.cat([noisy, sigma_map(sigma, noisy)], dim=1) if self.config.noise_map else noisy
         prediction = self.body(x)
         return noisy - prediction if self.config.target == "residual" else prediction

@@ -34,18 +34,18 @@ class UNet(nn.Module):
             norm = config.norm == "group"
             return Stage(widths[level], config.blocks_per_scale, norm, embedding_dim, attention)
 
-        self.head = nn.Conv2d(2 if config.noise_map else 1, widths[0], 3, padding=1)
+        self.head = nn.Conv2d(config.channels + config.noise_map, widths[0], 3, padding=1)
         self.encoders = nn.ModuleList(stage(level) for level in range(depth - 1))
         self.downs = nn.ModuleList(nn.Conv2d(w, w2, 2, stride=2) for w, w2 in zip(widths, widths[1:]))
         self.bottleneck = stage(depth - 1)
         self.ups = nn.ModuleList(nn.ConvTranspose2d(w2, w, 2, stride=2) for w, w2 in zip(widths, widths[1:]))
         self.decoders = nn.ModuleList(stage(level) for level in range(depth - 1))
-        self.tail = nn.Conv2d(widths[0], 1, 3, padding=1)
+        self.tail = nn.Conv2d(widths[0], config.channels, 3, padding=1)
 
     def forward(self, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """noisy: (B, 1, H, W) in [0, 1] plus noise; sigma: (B,) on the 8-bit scale.
+        """noisy: (B, C, H, W) in [0, 1] plus noise; sigma: (B,) on the 8-bit scale.
 
-        Returns the clean estimate, (B, 1, H, W). Any H and W: the input is padded to a
+        Returns the clean estimate, (B, C, H, W). Any H and W: the input is padded to a
         multiple of 2**(depth-1) and the output cropped back.
         """
         height, width = noisy.shape[-2:]
