@@ -19,7 +19,7 @@ def test_defaults_resolve_and_hash_is_stable(tmp_path):
 
 
 def test_unknown_field_names_the_field_and_the_allowed_ones(tmp_path):
-    with pytest.raises(ConfigError, match=r"model\.dept: unknown field; allowed: name, depth"):
+    with pytest.raises(ConfigError, match=r"model\.dept: unknown field; allowed: name, channels, depth"):
         load_config(write(tmp_path, "model: {dept: 3}\n"))
 
 
