@@ -68,7 +68,7 @@ class PeerNetwork(nn.Module):
         return noisy - self.body(noisy)
 
 
-def _text(file, dataset) -> str:
+def _text(dataset) -> str:
     return "".join(chr(code) for code in dataset[()].flatten())
 
 
@@ -81,7 +81,7 @@ def read_network(path: Path, noise_map: bool) -> PeerNetwork:
         stored = file["net"]["layers"]
         for index in range(stored.shape[0]):
             layer = file[stored[index][0]]
-            kind = _text(file, layer["type"])
+            kind = _text(layer["type"])
             if kind == "relu":
                 layers.append(nn.ReLU())
             elif kind == "conv":
