@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from denoiser.estimation import ESTIMATORS
+from denoiser.layout import image_channels, to_batch, to_image
 
 
 def annealed_sigmas(sigma: float, steps: int) -> list[float]:
@@ -22,17 +23,21 @@ def annealed_sigmas(sigma: float, steps: int) -> list[float]:
 
 @torch.no_grad()
 def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -> np.ndarray:
-    """Denoise one (H, W) image at a known sigma; returns float32 (H, W), unclipped.
+    """Denoise one gray (H, W) or colour (H, W, 3) image at a known sigma; float32, same shape, unclipped.
 
     Runs on the model's device, channels-last (the layout the network was trained and
     timed in: oneDNN's CPU convolutions are much faster in it for these small layers).
     """
+    channels = image_channels(noisy)
+    expected = getattr(getattr(model, "config", None), "channels", channels)
+    if channels != expected:
+        raise ValueError(f"the model takes {expected}-channel images, this one has {channels}")
     device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None, None].to(device)
+    x = to_batch([np.ascontiguousarray(noisy, dtype=np.float32)]).to(device)
     x = x.contiguous(memory_format=torch.channels_last)
     for level in annealed_sigmas(sigma, steps):
         x = model(x, torch.tensor([level], dtype=torch.float32, device=device))
-    return x[0, 0].cpu().numpy()
+    return to_image(x, channels)
 
 
 def estimate_sigma(noisy: np.ndarray, estimator: str = "pca") -> float:

@@ -64,6 +64,7 @@ def evaluate_run(
         options = _options(run.config, request.overrides)
         planned = _plan(session, run, request)
     config, model, _ = load_run_model(workspace, run)
+    channels = config.model.channels
     sources = []
     for dataset, members, excluded in planned:
         if not members:
@@ -71,9 +72,9 @@ def evaluate_run(
         if excluded:
             names = ", ".join(e["image"] for e in excluded)
             reporter.warn(f"{dataset}: leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
-        images = {key: load_verified_image(workspace, key, path, sha) for key, path, sha in members}
+        images = {key: load_verified_image(workspace, key, path, sha, channels) for key, path, sha in members}
         sources.append((dataset, images, excluded))
-    val_images = [load_verified_image(workspace, *member) for member in split_files(run)["val"]]
+    val_images = [load_verified_image(workspace, *member, channels) for member in split_files(run)["val"]]
     if request.out is not None:
         _writable(request.out)
 
@@ -82,7 +83,7 @@ def evaluate_run(
         reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
         started = time.perf_counter()
         result = evaluate(model, options, config.train.seed, images, val_images)
-        sizes = {key: image.shape for key, image in images.items()}
+        sizes = {key: image.shape[:2] for key, image in images.items()}
         record = Evaluation(
             run_id=run.id,
             dataset=dataset,
