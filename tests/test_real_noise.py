@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from alembic import command
 from PIL import Image
 
 from audits.audit import audit_run
@@ -16,6 +17,7 @@ from audits.integrity import paired_files
 from denoiser.images import load_gray
 from denoiser.metrics import psnr
 from registry.datasets import add_dataset, show_dataset
+from registry.db import _alembic_config, schema_is_current
 from registry.models import Dataset, Evaluation
 from registry.runs import get_run
 from tests.conftest import cli, synthetic_image
@@ -142,3 +144,22 @@ def test_the_audit_checks_the_noisy_files_a_run_was_scored_on(paired, capsys):
     assert "data/pairs/noisy/pair1.png" in result.reason or any(
         f.get("file") == "data/pairs/noisy/pair1.png" for f in result.differences
     )
+
+
+def test_a_workspace_from_before_pairs_upgrades_and_still_audits_identical(trained_workspace, capsys):
+    """Schema 0005 (before noisy files) -> `registry init` -> 0006: the old run still audits
+    IDENTICAL and the ledger still verifies (its image rows kept their columns)."""
+    workspace, run_id = trained_workspace.workspace, trained_workspace.run_id
+    store = workspace.store()
+    config = _alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    assert not schema_is_current(store.engine)
+    code, _, err = cli(capsys, "init", "--no-starter")
+    assert code == 0, err
+    assert schema_is_current(store.engine)
+    result = audit_run(workspace, run_id)
+    assert result.verdict == "IDENTICAL", result.reason
+    code, _, err = cli(capsys, "ledger", "verify")
+    assert code == 0, err
