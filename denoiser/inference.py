@@ -41,6 +41,9 @@ def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -
 
 
 def estimate_sigma(noisy: np.ndarray, estimator: str = "pca") -> float:
+    """Sigma (8-bit scale) of a gray (H, W) or colour (H, W, C) noisy image."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown noise estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
+    if noisy.ndim == 3:  # one level for all channels, as the network is told: the mean of per-channel estimates
+        return float(np.mean([ESTIMATORS[estimator](noisy[..., c]) for c in range(noisy.shape[2])]))
     return ESTIMATORS[estimator](noisy)

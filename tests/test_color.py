@@ -16,9 +16,10 @@ from audits.audit import audit_run
 from denoiser import cost
 from denoiser.config import ConfigError, ExperimentConfig, config_from_dict, load_config
 from denoiser.images import ChannelError, load_gray, load_image
-from denoiser.inference import denoise
+from denoiser.inference import denoise, estimate_sigma
 from denoiser.metrics import psnr, quantize, ssim
 from denoiser.networks import build_network
+from denoiser.noise import add_awgn
 from denoiser.patches import sample_batch
 from registry.datasets import add_dataset, show_dataset
 from registry.models import Metric, Run
@@ -26,6 +27,7 @@ from registry.tracking import train_run
 from registry.workspace import init_workspace
 from tests.conftest import TINY_CONFIG, cli, synthetic_image, write_dataset
 from tests.test_cli import assert_one_line_error
+from tests.test_real_noise import write_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 COLOR_CONFIG = TINY_CONFIG.replace("datasets: [tiny]", "datasets: [rgb]\n  color_jitter: 0.05").replace(
@@ -188,6 +190,13 @@ def test_colour_inference_and_cost_count_the_channels():
         denoise(gray, noisy, 25)
 
 
+def test_blind_estimates_on_colour_give_one_sigma_for_all_channels():
+    clean = color_image(5, size=64).astype(np.float32) / 255
+    noisy = add_awgn(clean, 20.0, np.random.default_rng(0))
+    for estimator in ("pca", "mad"):
+        assert estimate_sigma(noisy, estimator) == pytest.approx(20.0, abs=4.0)
+
+
 # --- end to end ------------------------------------------------------------------------
 
 
@@ -201,8 +210,16 @@ def test_a_tiny_colour_run_trains_evaluates_on_rgb_and_audits_identical(color_wo
         assert all(np.isfinite(m.value) for m in metrics)
     result = audit_run(color_workspace, run_id)
     assert result.verdict == "IDENTICAL", result.reason
-    # a colour model is scored on a gray dataset only if it is colour: one line, exit 2
+    # a colour model is not scored on a gray dataset: one line, exit 2
     assert_one_line_error(*cli(capsys, "eval", run_id, "--dataset", "tiny"), "image tiny/img")
+    # real colour noise, blind: one sigma estimated per image, the files' own PSNR beside
+    add_dataset(color_workspace, write_pairs(tmp_path / "pairs", picture=color_image), "pairs")
+    code, out, err = cli(capsys, "eval", run_id, "--dataset", "pairs", "--json")
+    assert code == 0, err
+    table1 = json.loads(out)["evaluations"][0]["table1"]
+    assert {row["Sigma"] for row in table1} == {"real noise (blind)"} and len(table1) == 3
+    clean, noisy = (load_image(tmp_path / "pairs" / kind / "pair0.png", 3) for kind in ("clean", "noisy"))
+    assert table1[0]["Image_ID"] == "pairs/pair0" and table1[0]["Noisy_PSNR"] == pytest.approx(psnr(clean, noisy))
 
 
 def test_a_colour_config_on_gray_images_is_refused_before_anything_is_recorded(color_workspace, tmp_path, capsys):

@@ -24,15 +24,16 @@ from tests.conftest import cli, synthetic_image
 from tests.test_consent_by_content import error_line
 
 
-def write_pairs(folder: Path, count: int = 3, sigma: float = 20.0) -> Path:
-    """clean/ID.png and noisy/ID.png (the clean picture plus seeded noise, 8-bit), with a manifest."""
+def write_pairs(folder: Path, count: int = 3, sigma: float = 20.0, picture=synthetic_image) -> Path:
+    """clean/ID.png and noisy/ID.png (the clean picture plus seeded noise, 8-bit), with a manifest;
+    `picture(seed)` gives the clean uint8 picture (gray by default)."""
     rng = np.random.default_rng(7)
     (folder / "clean").mkdir(parents=True)
     (folder / "noisy").mkdir()
     rows = []
     for index in range(count):
         image_id = f"pair{index}"
-        clean = synthetic_image(10 + index)
+        clean = picture(10 + index)
         noisy = np.clip(np.round(clean + rng.normal(0, sigma, clean.shape)), 0, 255).astype(np.uint8)
         Image.fromarray(clean).save(folder / "clean" / f"{image_id}.png")
         Image.fromarray(noisy).save(folder / "noisy" / f"{image_id}.png")
