@@ -18,18 +18,15 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from denoiser.layout import model_channels
+
 
 def parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def channels(model: nn.Module) -> int:
-    """Image channels the network takes (1 gray, 3 RGB); 1 for a model without a ModelConfig."""
-    return getattr(getattr(model, "config", None), "channels", 1)
-
-
 def _input(model: nn.Module, height: int, width: int, fill=torch.zeros) -> torch.Tensor:
-    return fill(1, channels(model), height, width)
+    return fill(1, model_channels(model), height, width)
 
 
 @torch.no_grad()

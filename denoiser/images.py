@@ -101,6 +101,6 @@ def _conversion(mode: str) -> str:
     if mode in SIXTEEN_BIT_MODES:
         return "16-bit grayscale scaled by 1/65535"
     if mode in GRAY_MODES:
-        return f"{mode} {LUMA_CONVERSION}; gray, so not usable by 3-channel models"
+        return f"{mode} to 8-bit grayscale (Pillow convert('L')); gray, so 3-channel models refuse it"
     # The luma rule is what 1-channel models see; 3-channel models keep the colour.
     return f"1-channel models: {mode} {LUMA_CONVERSION}; 3-channel models: {_RGB_CONVERSION.get(mode, RGB_CONVERSION)}"

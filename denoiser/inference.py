@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from denoiser.estimation import ESTIMATORS
-from denoiser.layout import image_channels, to_batch, to_image
+from denoiser.layout import image_channels, model_channels, to_batch, to_image
 
 
 def annealed_sigmas(sigma: float, steps: int) -> list[float]:
@@ -29,7 +29,7 @@ def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -
     timed in: oneDNN's CPU convolutions are much faster in it for these small layers).
     """
     channels = image_channels(noisy)
-    expected = getattr(getattr(model, "config", None), "channels", channels)
+    expected = model_channels(model)
     if channels != expected:
         raise ValueError(f"the model takes {expected}-channel images, this one has {channels}")
     device = next(model.parameters()).device

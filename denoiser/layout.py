@@ -1,7 +1,7 @@
 """Between numpy images (channel-last) and torch batches (channel-first).
 
-Gray images are (H, W), colour images (H, W, C); networks take (N, C, H, W). Gray keeps
-the exact tensors it always had (a new axis, no copy of the values), so older runs
+Gray images are (H, W), colour images (H, W, C); networks take (N, C, H, W). Gray gives
+the very tensors it always gave ((N, 1, H, W) through a new axis), so older runs
 re-execute bit for bit.
 """
 
@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 
 def image_channels(image: np.ndarray) -> int:
     """1 for a gray (H, W) image, C for a colour (H, W, C) one."""
     return 1 if image.ndim == 2 else int(image.shape[2])
+
+
+def model_channels(model: nn.Module) -> int:
+    """Image channels a network takes (1 gray, 3 RGB); 1 for a network built without a ModelConfig."""
+    return getattr(getattr(model, "config", None), "channels", 1)
 
 
 def to_batch(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
