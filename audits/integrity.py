@@ -2,7 +2,8 @@
 
 Checked before any re-execution: the run's config against its hash, every image of
 its split (a missing one is restored from the DVC cache at the run's recorded data
-version), every checkpoint and training-state file, and the ledger: every row the run
+version), the real noisy file of every paired image it used or was evaluated on, every
+checkpoint and training-state file, and the ledger: every row the run
 touched (its record, split, checkpoints, losses, metrics, evaluations, audits, and the
 images and datasets it used) must still be what its latest ledger entry recorded.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from denoiser.config import ConfigError, config_from_dict
@@ -20,7 +21,19 @@ from registry import dvc
 from registry.errors import RegistryError
 from registry.ledger.check import check_records
 from registry.manifests import sha256_file
-from registry.models import Audit, Checkpoint, Evaluation, Image, LossPoint, Metric, Run, RunMetric, SplitImage
+from registry.models import (
+    Audit,
+    Checkpoint,
+    Dataset,
+    Evaluation,
+    Image,
+    LossPoint,
+    Metric,
+    NoisyFile,
+    Run,
+    RunMetric,
+    SplitImage,
+)
 from registry.workspace import Workspace
 
 
@@ -39,6 +52,10 @@ def check_integrity(workspace: Workspace, run: Run) -> Integrity:
     _check_config(run, result)
     for member in run.splits:
         _check_image(workspace, run, member.image_key, member.path, member.sha256, result)
+    with workspace.store().reader() as session:
+        noisy = paired_files(session, run)
+    for key, file in noisy.items():
+        _check_image(workspace, run, f"{key} (noisy file)", file.path, file.sha256, result)
     for checkpoint in run.checkpoints:
         _check_file(workspace, "checkpoint", checkpoint.path, checkpoint.sha256, result)
         _check_file(workspace, "training state", checkpoint.state_path, checkpoint.state_sha256, result)
@@ -61,6 +78,25 @@ def _check_ledger(workspace: Workspace, run: Run, result: Integrity) -> None:
             )
 
 
+def paired_files(session: Session, run: Run) -> dict[str, NoisyFile]:
+    """image key -> real noisy file, for the paired images in the run's split or scored by its evaluations."""
+    split = {member.image_pk for member in run.splits}
+    evaluated = set(session.scalars(select(Metric.image_key).where(Metric.run_id == run.id).distinct()))
+    datasets = {key.partition("/")[0] for key in evaluated}
+    query = (
+        select(NoisyFile, Image.id, Image.image_id, Dataset.name)
+        .join(Image, NoisyFile.image_pk == Image.id)
+        .join(Dataset, Image.dataset_id == Dataset.id)
+        .where(or_(Image.id.in_(split), Dataset.name.in_(datasets)))
+    )
+    found = {}
+    for file, pk, image_id, name in session.execute(query):
+        key = f"{name}/{image_id}"
+        if pk in split or key in evaluated:
+            found[key] = file
+    return dict(sorted(found.items()))
+
+
 def touched_records(session: Session, run: Run) -> dict[str, list[str]]:
     """table -> keys of every row the run wrote or read."""
 
@@ -78,6 +114,7 @@ def touched_records(session: Session, run: Run) -> dict[str, list[str]]:
         "evaluations": ids(Evaluation, Evaluation.run_id == run.id),
         "audits": ids(Audit, Audit.run_id == run.id),
         "images": ids(Image, Image.id.in_(images)),
+        "noisy_files": [str(file.id) for file in paired_files(session, run).values()],
         "datasets": [
             str(pk) for pk in session.scalars(select(Image.dataset_id).where(Image.id.in_(images)).distinct())
         ],

@@ -23,14 +23,15 @@ SPEC_VERSION = 1
 def replay(spec: dict, workdir: Path) -> dict:
     from denoiser.config import config_from_dict
     from denoiser.evaluation import evaluate
-    from denoiser.images import load_gray
+    from denoiser.images import load_image
     from denoiser.training import TrainingHooks, train
     from registry.cli.ui import UI
     from registry.environment import code_version, environment
 
     config = config_from_dict(spec["config"])
     images = {
-        role: {key: load_gray(workdir / file) for key, file in members} for role, members in spec["images"].items()
+        role: {key: load_image(workdir / file, config.model.channels) for key, file in members}
+        for role, members in spec["images"].items()
     }
     checkpoints, losses = [], []
     checkpoint_dir = workdir / "checkpoints"

@@ -59,6 +59,9 @@ class DataConfig:
     patch_size: int = 48  # side of the square training crops, in pixels
     augment: bool = True  # random flips and 90-degree rotations of each crop
     val_crops: int = 4  # fixed crops per validation image used for the validation loss
+    # Colour jitter of each training crop (3-channel models only): every channel scaled by
+    # 1 + U(-s, s) before noise is added, the seed study's "slight colour jitter". 0 = off.
+    color_jitter: float = added_field(0.0)
 
     def validate(self, path: str) -> None:
         if not self.datasets:
@@ -69,6 +72,8 @@ class DataConfig:
             raise ConfigError(f"{path}.patch_size: must be between 16 and 512, got {self.patch_size}")
         if self.val_crops < 1:
             raise ConfigError(f"{path}.val_crops: must be at least 1")
+        if not 0 <= self.color_jitter <= 0.5:
+            raise ConfigError(f"{path}.color_jitter: must be between 0 (off) and 0.5, got {self.color_jitter:g}")
 
 
 @dataclass
@@ -221,6 +226,8 @@ class ExperimentConfig:
     audit: AuditConfig = field(default_factory=AuditConfig)
 
     def validate(self, path: str) -> None:
+        if self.data.color_jitter and self.model.channels == 1:
+            raise ConfigError("data.color_jitter: needs colour images; set model.channels: 3 or leave it 0")
         hidden = _hidden_characters(self.name)
         if hidden:
             # The name is printed in tables and embedded in signed outputs: an escape sequence or a

@@ -18,18 +18,24 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from denoiser.layout import model_channels
+
 
 def parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _input(model: nn.Module, height: int, width: int, fill=torch.zeros) -> torch.Tensor:
+    return fill(1, model_channels(model), height, width)
+
+
 @torch.no_grad()
 def flops(model: nn.Module, height: int, width: int) -> int:
-    """Floating-point operations of one forward pass on a (1, 1, height, width) image."""
+    """Floating-point operations of one forward pass on a (1, C, height, width) image."""
     model.eval()
     counter = FlopCounterMode(display=False)
     with counter:
-        model(torch.zeros(1, 1, height, width), torch.tensor([25.0]))
+        model(_input(model, height, width), torch.tensor([25.0]))
     return int(counter.get_total_flops())
 
 
@@ -37,7 +43,7 @@ def flops(model: nn.Module, height: int, width: int) -> int:
 def inference_seconds(model: nn.Module, height: int, width: int, repeats: int = 5, steps: int = 1) -> float:
     """Median wall time of `repeats` forward passes (after one warm-up pass)."""
     model.eval()
-    x, sigma = torch.rand(1, 1, height, width), torch.tensor([25.0])
+    x, sigma = _input(model, height, width, torch.rand), torch.tensor([25.0])
     times = []
     for index in range(repeats + 1):
         started = time.perf_counter()
@@ -81,7 +87,7 @@ def peak_memory(model: nn.Module, height: int, width: int) -> int:
     """
     _return_freed_memory()
     model.eval()
-    x, sigma = torch.rand(1, 1, height, width), torch.tensor([25.0])
+    x, sigma = _input(model, height, width, torch.rand), torch.tensor([25.0])
     model(x, sigma)  # warm-up: one-time allocations are not the pass's working memory
     baseline = _resident_bytes()
     peak, running = baseline, True

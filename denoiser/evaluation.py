@@ -6,6 +6,11 @@ every baseline and the noisy input itself are scored on it, so their numbers com
 directly. Rows are keyed by (image, sigma, method, metric). Timings and blind-mode
 sigma estimates are reported beside the rows: they are measurements, and an audit does
 not compare them.
+
+Real noise (`evaluate_real`): each clean image comes with a real noisy shot of the same
+scene, which is the input as it is: no synthetic noise. Every method is told the sigma
+estimated from that shot (blind, the default; rows carry sigma REAL_NOISE), or each
+given sigma in turn.
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from denoiser.config import EvalConfig
 from denoiser.determinism import stream
 from denoiser.inference import denoise, estimate_sigma
 from denoiser.metrics import Lpips, psnr, quantize, ssim
-from denoiser.noise import add_awgn
+from denoiser.noise import REAL_NOISE, add_awgn
 
 
 @dataclass
 class MetricRow:
     image: str  # image key, e.g. "starter/camera"
-    sigma: float  # true noise level
+    sigma: float  # true noise level (real noise: REAL_NOISE when blind, else the sigma methods were told)
     method: str  # "model", "noisy" or a baseline name
     metric: str  # "psnr", "ssim", "lpips"
     value: float
@@ -59,6 +64,49 @@ def evaluate(
 ) -> Evaluation:
     lpips = lpips or Lpips()
     result = Evaluation()
+    methods = _methods(model, options, seed, val_images, lpips, result)
+    for key, clean in test_images.items():
+        for sigma in options.sigmas:
+            noisy = noisy_input(clean, key, sigma, seed, options.protocol)
+            used = estimate_sigma(noisy, options.estimator) if options.blind else sigma
+            if options.blind:
+                result.sigma_used.setdefault(key, {})[str(sigma)] = used
+            _score(methods, key, clean, noisy, sigma, used, lpips, result)
+    return result
+
+
+def evaluate_real(
+    model: nn.Module,
+    options: EvalConfig,
+    seed: int,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    val_images: list[np.ndarray],
+    sigmas: list[float] | None = None,
+    lpips: Lpips | None = None,
+) -> Evaluation:
+    """Score every method on real noisy shots: pairs maps image key -> (clean, noisy).
+
+    Blind (sigmas None): each method is told the sigma `options.estimator` measures on the
+    shot, recorded per image; otherwise each given sigma in turn. The "noisy" rows are the
+    shots' own PSNR/SSIM against their clean references.
+    """
+    lpips = lpips or Lpips()
+    result = Evaluation()
+    methods = _methods(model, options, seed, val_images, lpips, result)
+    for key, (clean, noisy) in pairs.items():
+        if sigmas is None:
+            used = estimate_sigma(noisy, options.estimator)
+            result.sigma_used.setdefault(key, {})["real"] = used
+            _score(methods, key, clean, noisy, REAL_NOISE, used, lpips, result)
+        for sigma in sigmas or ():
+            _score(methods, key, clean, noisy, sigma, sigma, lpips, result)
+    return result
+
+
+def _methods(
+    model: nn.Module, options: EvalConfig, seed: int, val_images: list[np.ndarray], lpips: Lpips, result: Evaluation
+) -> dict[str, Callable[[np.ndarray, float], np.ndarray]]:
+    """The model, the noisy input itself and every available baseline, as (noisy, sigma) -> estimate."""
     methods: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
         "model": lambda noisy, sigma: denoise(model, noisy, sigma, options.steps),
         "noisy": lambda noisy, sigma: noisy,
@@ -75,21 +123,19 @@ def evaluate(
     if not lpips.available:
         result.unavailable["lpips"] = lpips.unavailable_reason
     model.eval()
-    for key, clean in test_images.items():
-        for sigma in options.sigmas:
-            noisy = noisy_input(clean, key, sigma, seed, options.protocol)
-            used = estimate_sigma(noisy, options.estimator) if options.blind else sigma
-            if options.blind:
-                result.sigma_used.setdefault(key, {})[str(sigma)] = used
-            for method, run in methods.items():
-                started = time.perf_counter()
-                estimate = run(noisy, used)
-                result.seconds.setdefault(method, {}).setdefault(key, []).append(time.perf_counter() - started)
-                scores = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate)}
-                if lpips.available:
-                    scores["lpips"] = lpips(clean, estimate)
-                result.rows += [MetricRow(key, sigma, method, name, value) for name, value in scores.items()]
-    return result
+    return methods
+
+
+def _score(methods, key: str, clean: np.ndarray, noisy: np.ndarray, sigma: float, used: float, lpips, result) -> None:
+    """Run every method on one noisy image (told sigma `used`) and add its rows under `sigma`."""
+    for method, run in methods.items():
+        started = time.perf_counter()
+        estimate = run(noisy, used)
+        result.seconds.setdefault(method, {}).setdefault(key, []).append(time.perf_counter() - started)
+        scores = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate)}
+        if lpips.available:
+            scores["lpips"] = lpips(clean, estimate)
+        result.rows += [MetricRow(key, sigma, method, name, value) for name, value in scores.items()]
 
 
 def aggregate(rows: list[MetricRow]) -> list[dict]:

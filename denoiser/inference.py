@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from denoiser.estimation import ESTIMATORS
+from denoiser.layout import image_channels, model_channels, to_batch, to_image
 
 
 def annealed_sigmas(sigma: float, steps: int) -> list[float]:
@@ -22,20 +23,27 @@ def annealed_sigmas(sigma: float, steps: int) -> list[float]:
 
 @torch.no_grad()
 def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -> np.ndarray:
-    """Denoise one (H, W) image at a known sigma; returns float32 (H, W), unclipped.
+    """Denoise one gray (H, W) or colour (H, W, 3) image at a known sigma; float32, same shape, unclipped.
 
     Runs on the model's device, channels-last (the layout the network was trained and
     timed in: oneDNN's CPU convolutions are much faster in it for these small layers).
     """
+    channels = image_channels(noisy)
+    expected = model_channels(model)
+    if channels != expected:
+        raise ValueError(f"the model takes {expected}-channel images, this one has {channels}")
     device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None, None].to(device)
+    x = to_batch([np.ascontiguousarray(noisy, dtype=np.float32)]).to(device)
     x = x.contiguous(memory_format=torch.channels_last)
     for level in annealed_sigmas(sigma, steps):
         x = model(x, torch.tensor([level], dtype=torch.float32, device=device))
-    return x[0, 0].cpu().numpy()
+    return to_image(x, channels)
 
 
 def estimate_sigma(noisy: np.ndarray, estimator: str = "pca") -> float:
+    """Sigma (8-bit scale) of a gray (H, W) or colour (H, W, C) noisy image."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown noise estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
+    if noisy.ndim == 3:  # one level for all channels, as the network is told: the mean of per-channel estimates
+        return float(np.mean([ESTIMATORS[estimator](noisy[..., c]) for c in range(noisy.shape[2])]))
     return ESTIMATORS[estimator](noisy)

@@ -2,7 +2,9 @@
 
 PSNR and SSIM are computed by scikit-image on the whole image, data range 1, after the
 estimate is clipped to [0, 1] and rounded to 8 bits (what a saved PNG holds). SSIM uses
-the Gaussian-window settings of Wang et al. (2004), as the published tables do.
+the Gaussian-window settings of Wang et al. (2004), as the published tables do. Colour
+images (H, W, 3) follow the published colour protocol: PSNR over all channels at once,
+SSIM per channel (channel axis) and averaged, LPIPS on the RGB image itself.
 LPIPS (Zhang et al. 2018) needs torchvision's pretrained AlexNet; when those weights are
 not on disk it is reported unavailable with the reason, never computed from random ones.
 """
@@ -14,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from denoiser.layout import to_batch
 
 ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
 
@@ -36,6 +40,7 @@ def ssim(clean: np.ndarray, estimate: np.ndarray) -> float:
             gaussian_weights=True,
             sigma=1.5,
             use_sample_covariance=False,
+            channel_axis=-1 if clean.ndim == 3 else None,
         )
     )
 
@@ -72,8 +77,8 @@ class Lpips:
             self._model = lpips.LPIPS(net="alex", verbose=False).eval()
 
         def to_input(image: np.ndarray) -> torch.Tensor:
-            # Gray to 3 channels, scaled to [-1, 1] as LPIPS expects.
-            tensor = torch.from_numpy(image.astype(np.float32))[None, None].repeat(1, 3, 1, 1)
-            return tensor * 2.0 - 1.0
+            # (1, 3, H, W) scaled to [-1, 1] as LPIPS expects; gray is repeated into its 3 channels.
+            tensor = to_batch([image.astype(np.float32)])
+            return (tensor.repeat(1, 3, 1, 1) if image.ndim == 2 else tensor) * 2.0 - 1.0
 
         return float(self._model(to_input(clean), to_input(quantize(estimate))).item())

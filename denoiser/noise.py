@@ -17,6 +17,8 @@ from PIL import Image
 
 from denoiser.config import NoiseConfig
 
+REAL_NOISE = 0.0  # the sigma of rows scored blind on real noisy files: there is no synthetic level
+
 
 def add_awgn(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """Additive white Gaussian noise at one sigma, unclipped, float32."""

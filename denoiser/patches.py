@@ -14,13 +14,14 @@ import torch
 
 from denoiser.config import DataConfig, NoiseConfig
 from denoiser.determinism import stream
+from denoiser.layout import to_batch
 from denoiser.noise import add_noise, apply_noise, draw_level
 
 
 @dataclass
 class Batch:
-    clean: torch.Tensor  # (B, 1, P, P)
-    noisy: torch.Tensor  # (B, 1, P, P), unclipped
+    clean: torch.Tensor  # (B, C, P, P)
+    noisy: torch.Tensor  # (B, C, P, P), unclipped
     sigma: torch.Tensor  # (B,), 8-bit scale
 
     def to(self, device: str | torch.device) -> Batch:
@@ -35,8 +36,17 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
 
 def dihedral(patch: np.ndarray, index: int) -> np.ndarray:
     """One of the 8 symmetries of the square: index % 4 quarter turns, then a flip if >= 4."""
-    patch = np.rot90(patch, index % 4)
+    patch = np.rot90(patch, index % 4)  # turns the first two axes: the channels of (P, P, 3) stay put
     return np.flipud(patch) if index >= 4 else patch
+
+
+def color_jitter(patch: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """A slight colour cast: each channel of an (P, P, 3) crop scaled by 1 + U(-strength, strength).
+
+    Clipped back to [0, 1], so the clean target is still an image a camera could give.
+    """
+    gains = 1.0 + rng.uniform(-strength, strength, size=patch.shape[-1])
+    return np.clip(patch * gains.astype(np.float32), 0.0, 1.0).astype(np.float32)
 
 
 def sample_batch(
@@ -49,6 +59,8 @@ def sample_batch(
         patch = random_crop(images[index], data.patch_size, rng)
         if data.augment:
             patch = dihedral(patch, int(rng.integers(0, 8)))
+        if data.color_jitter > 0:  # drawn only when on, so runs without it keep their streams
+            patch = color_jitter(patch, data.color_jitter, rng)
         patch = np.ascontiguousarray(patch)
         if noise.per == "image":  # every patch of this image in this batch shares one level
             level = draw_level(noise, stream(seed, "image-level", step, index))
@@ -76,8 +88,4 @@ def validation_batch(images: list[np.ndarray], data: DataConfig, noise: NoiseCon
 
 
 def _to_batch(clean: list[np.ndarray], noisy: list[np.ndarray], sigmas: list[float]) -> Batch:
-    return Batch(
-        clean=torch.from_numpy(np.stack(clean)[:, None]),
-        noisy=torch.from_numpy(np.stack(noisy)[:, None]),
-        sigma=torch.tensor(sigmas, dtype=torch.float32),
-    )
+    return Batch(clean=to_batch(clean), noisy=to_batch(noisy), sigma=torch.tensor(sigmas, dtype=torch.float32))

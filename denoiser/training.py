@@ -19,6 +19,7 @@ from torch import nn
 from denoiser.checkpoints import TrainingState, weights_from_bytes, weights_to_bytes
 from denoiser.config import ExperimentConfig, OptimConfig
 from denoiser.determinism import configure
+from denoiser.layout import image_channels
 from denoiser.networks import build_network
 from denoiser.patches import sample_batch, validation_batch
 
@@ -169,7 +170,11 @@ def check_images(config: ExperimentConfig, train_images: list[np.ndarray], val_i
         raise DataError("no training images")
     if not val_images:
         raise DataError("no validation images")
+    channels = config.model.channels
+    wrong = [image_channels(image) for image in train_images + val_images if image_channels(image) != channels]
+    if wrong:
+        raise DataError(f"model.channels is {channels} but an image has {wrong[0]} channel(s)")
     size = config.data.patch_size
-    smallest = min(min(image.shape) for image in train_images + val_images)
+    smallest = min(min(image.shape[:2]) for image in train_images + val_images)
     if smallest < size:
         raise DataError(f"an image is {smallest} px on its short side, smaller than data.patch_size={size}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from denoiser.images import load_gray
+from denoiser.images import ChannelError, ImageError, load_image
 from registry.errors import RegistryError
 from registry.workspace import Workspace
 
@@ -57,7 +57,15 @@ def read_verified(workspace: Workspace, relative: str, expected: str, what: str)
     return data
 
 
-def load_verified_image(workspace: Workspace, key: str, relative: str, expected: str) -> np.ndarray:
-    """A recorded image as a grayscale float array, after checking its hash."""
+def load_verified_image(workspace: Workspace, key: str, relative: str, expected: str, channels: int) -> np.ndarray:
+    """A recorded image with a model's channels (gray (H, W), RGB (H, W, 3)), after checking its hash."""
     read_verified(workspace, relative, expected, f"image {key}")
-    return load_gray(workspace.resolve(relative))
+    try:
+        return load_image(workspace.resolve(relative), channels)
+    except ChannelError as exc:
+        raise RegistryError(
+            f"model.channels is 3 (RGB) but image {key} is gray (mode {exc.mode}); "
+            "use colour images or model.channels: 1"
+        ) from None
+    except ImageError as exc:
+        raise RegistryError(f"image {key}: {exc}") from None

@@ -27,7 +27,7 @@ from registry.db import Store, utcnow
 from registry.environment import current_user
 from registry.errors import NotFoundError, RegistryError
 from registry.manifests import MANIFEST_NAME, ImageEntry, content_hash, read_entries, sha256_file
-from registry.models import CONSENT_STATUSES, ConsentEvent, Dataset, Image
+from registry.models import CONSENT_STATUSES, ConsentEvent, Dataset, Image, NoisyFile
 from registry.workspace import Workspace
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -83,11 +83,12 @@ def _place_files(workspace: Workspace, entries: list[ImageEntry], manifest: Path
     staging = Path(tempfile.mkdtemp(prefix="staging-", dir=workspace.registry_dir))
     try:
         for entry in entries:
-            destination = staging / entry.file
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(entry.source_path, destination)
-            if sha256_file(destination) != entry.sha256:
-                raise RegistryError(f"{entry.source_path} changed while it was being copied")
+            for source, file, sha256 in _files(entry):
+                destination = staging / file
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, destination)
+                if sha256_file(destination) != sha256:
+                    raise RegistryError(f"{source} changed while it was being copied")
         if manifest is not None:
             shutil.copyfile(manifest, staging / MANIFEST_NAME)
         if target.exists():
@@ -99,6 +100,14 @@ def _place_files(workspace: Workspace, entries: list[ImageEntry], manifest: Path
         return True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _files(entry: ImageEntry) -> list[tuple[Path, str, str]]:
+    """(source, relative file, sha256) of an entry's image and of its noisy pair, if any."""
+    files = [(entry.source_path, entry.file, entry.sha256)]
+    if entry.noisy:
+        files.append((entry.noisy.source_path, entry.noisy.file, entry.noisy.sha256))
+    return files
 
 
 def _same_tree(left: Path, right: Path) -> bool:
@@ -140,10 +149,19 @@ def _record(session, workspace, name, target, entries, manifest, license, source
                 source=e.source,
                 notes=e.notes,
                 consent=e.consent,
+                noisy=_noisy_file(workspace, target, e),
             )
         )
     session.flush()
     return dataset
+
+
+def _noisy_file(workspace: Workspace, target: Path, entry: ImageEntry) -> NoisyFile | None:
+    if entry.noisy is None:
+        return None
+    noisy = entry.noisy
+    path = workspace.relative(target / noisy.file)
+    return NoisyFile(file=noisy.file, path=path, sha256=noisy.sha256, bytes=noisy.bytes, mode=noisy.info.mode)
 
 
 def _who(workspace: Workspace) -> str:

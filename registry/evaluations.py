@@ -1,7 +1,9 @@
 """`registry eval`: a recorded model and the classical baselines on registered datasets.
 
 Every number is recorded (one transaction per evaluation) and written as CSV and JSON
-tables keyed by image id. Images whose consent is withdrawn (on any copy of their
+tables keyed by image id. A paired dataset (every image with a real noisy file) is scored
+on its noisy files as they are, with no synthetic noise: blind unless sigmas are given.
+Images whose consent is withdrawn (on any copy of their
 picture: registry.consent) are left out unless `include_withdrawn` is given with a
 reason, and either way the evaluation records it.
 """
@@ -22,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from denoiser import cost
 from denoiser.config import ConfigError, EvalConfig, config_from_dict
 from denoiser.evaluation import Evaluation as Result
-from denoiser.evaluation import MetricRow, aggregate, evaluate
+from denoiser.evaluation import MetricRow, aggregate, evaluate, evaluate_real
 from registry.artifacts import load_verified_image
 from registry.consent import withdrawals
 from registry.datasets import get_dataset
@@ -64,25 +66,40 @@ def evaluate_run(
         options = _options(run.config, request.overrides)
         planned = _plan(session, run, request)
     config, model, _ = load_run_model(workspace, run)
+    channels = config.model.channels
     sources = []
-    for dataset, members, excluded in planned:
+    for dataset, members, excluded, noisy_files in planned:
         if not members:
             raise RegistryError(f"{dataset}: no images left to evaluate")
         if excluded:
             names = ", ".join(e["image"] for e in excluded)
             reporter.warn(f"{dataset}: leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
-        images = {key: load_verified_image(workspace, key, path, sha) for key, path, sha in members}
-        sources.append((dataset, images, excluded))
-    val_images = [load_verified_image(workspace, *member) for member in split_files(run)["val"]]
+        images = {key: load_verified_image(workspace, key, path, sha, channels) for key, path, sha in members}
+        noisy = {
+            key: load_verified_image(workspace, f"{key} (noisy file)", path, sha, channels)
+            for key, (path, sha) in noisy_files.items()
+            if key in images
+        }
+        sources.append((dataset, images, noisy, excluded))
+    val_images = [load_verified_image(workspace, *member, channels) for member in split_files(run)["val"]]
     if request.out is not None:
         _writable(request.out)
 
     records = []
-    for dataset, images, excluded in sources:
-        reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
+    given = request.overrides.get("sigmas")  # real noise: blind unless the user names sigmas
+    for dataset, images, noisy, excluded in sources:
         started = time.perf_counter()
-        result = evaluate(model, options, config.train.seed, images, val_images)
-        sizes = {key: image.shape for key, image in images.items()}
+        if noisy:
+            told = f"sigma {given}" if given else f"sigma estimated by {options.estimator}"
+            reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} real noisy images, {told}")
+            pairs = {key: (clean, noisy[key]) for key, clean in images.items()}
+            result = evaluate_real(model, options, config.train.seed, pairs, val_images, given)
+            real = {"noise": "real", "conditioning": "given sigma" if given else f"blind ({options.estimator})"}
+        else:
+            reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
+            result = evaluate(model, options, config.train.seed, images, val_images)
+            real = {}
+        sizes = {key: image.shape[:2] for key, image in images.items()}
         record = Evaluation(
             run_id=run.id,
             dataset=dataset,
@@ -90,7 +107,7 @@ def evaluate_run(
             include_withdrawn=request.include_withdrawn,
             reason=request.reason if request.include_withdrawn else "",
             excluded=excluded,
-            details=evaluation_details(result, sizes),
+            details=evaluation_details(result, sizes) | real,
             cost=size_costs(model, set(sizes.values())),
             user=current_user(workspace.root),
             seconds=time.perf_counter() - started,
@@ -111,8 +128,9 @@ def evaluate_run(
     return [record.id for record, _ in records]
 
 
-def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple[str, str, str]], list[dict]]]:
-    """(dataset, [(key, path, sha256)], excluded) for each requested dataset, or the test split."""
+def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple[str, str, str]], list[dict], dict]]:
+    """(dataset, [(key, path, sha256)], excluded, {key: (noisy path, sha256)}) per requested dataset, or the
+    test split (never paired: its noise is synthetic, as in training)."""
     if request.datasets:
         return [_dataset_images(session, name, request.include_withdrawn) for name in request.datasets]
     test = split_files(run)["test"]
@@ -125,7 +143,7 @@ def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple
             excluded.append({"image": key, "reason": f"{reasons[pks[key]]} since training"})
         else:
             members.append((key, path, sha))
-    return [(TEST_SPLIT, members, excluded)]
+    return [(TEST_SPLIT, members, excluded, {})]
 
 
 def _writable(folder: Path) -> None:
@@ -154,6 +172,10 @@ def _dataset_images(session, name: str, include_withdrawn: bool):
         dataset = get_dataset(session, name)
     except NotFoundError as exc:
         raise RegistryError(f"--dataset: {exc} (see `registry data list`)") from None
+    paired = [image for image in dataset.images if image.noisy]
+    if paired and len(paired) != len(dataset.images):
+        lone = next(image.image_id for image in dataset.images if not image.noisy)
+        raise RegistryError(f"--dataset {name}: {len(paired)} images have a noisy_file but {lone} has none")
     reasons = withdrawals(session, dataset.images, with_note=False)
     members, excluded = [], []
     for image in dataset.images:
@@ -162,7 +184,8 @@ def _dataset_images(session, name: str, include_withdrawn: bool):
             excluded.append({"image": key, "reason": reasons[image.id]})
         else:
             members.append((key, image.path, image.sha256))
-    return name, members, excluded
+    noisy = {f"{name}/{image.image_id}": (image.noisy.path, image.noisy.sha256) for image in paired}
+    return name, members, excluded, noisy
 
 
 def size_costs(model, shapes: set[tuple[int, int]]) -> dict[str, dict[str, float]]:

@@ -1,10 +1,12 @@
 """Reading a dataset folder into validated image entries, before anything is written.
 
 A manifest is a CSV with a `file` column (relative to the dataset folder) and optional
-`image_id, sha256, license, consent, source, attribution, notes` columns (the layout of
+`image_id, sha256, license, consent, source, attribution, notes, noisy_file` columns (the layout of
 the benchmark manifests in shared/datasets). Without one, every image file directly in
 the folder is an entry. Every entry is decoded in full, hashed, and checked against the
-manifest's sha256 when it gives one.
+manifest's sha256 when it gives one. A `noisy_file` pairs the clean image with a real
+noisy shot of the same scene (a paired dataset such as cc15): it must be an image of
+the same size, gray or colour like its clean file, and is hashed and copied with it.
 
 A dataset holds each picture once: the same file under two rows, or two files with
 identical decoded pixels, is refused, since consent given or withdrawn for one row
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from denoiser.images import ImageError, ImageInfo, inspect_image
+from denoiser.images import GRAY_MODES, ImageError, ImageInfo, inspect_image
 from provenance.pixels import pixel_sha256
 from registry.errors import RegistryError
 from registry.models import CONSENT_STATUSES
@@ -29,6 +31,17 @@ from registry.workspace import inside
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm"}
 MANIFEST_NAME = "MANIFEST.csv"
 UNKNOWN_LICENSE = "NOASSERTION"  # SPDX's word for "no licence information"
+
+
+@dataclass
+class NoisyEntry:
+    """The real noisy shot paired with a clean image."""
+
+    file: str  # POSIX path relative to the dataset folder
+    source_path: Path
+    sha256: str
+    bytes: int
+    info: ImageInfo
 
 
 @dataclass
@@ -45,6 +58,7 @@ class ImageEntry:
     source: str
     attribution: str
     notes: str
+    noisy: NoisyEntry | None = None  # paired datasets only
 
 
 def sha256_file(path: Path) -> str:
@@ -123,7 +137,7 @@ def _entry(folder, row, number, manifest, default_license, default_source) -> Im
     if not file:
         raise RegistryError(f"{where}: empty 'file'")
     # Hidden characters could make one id print as another, or rewrite the terminal.
-    for column in ("image_id", "file"):
+    for column in ("image_id", "file", "noisy_file"):
         if has_hidden_characters(row.get(column, "")):
             raise RegistryError(f"{where}: {column} {row[column]!r} holds control or format characters")
     try:
@@ -158,10 +172,38 @@ def _entry(folder, row, number, manifest, default_license, default_source) -> Im
         source=row.get("source") or default_source or "",
         attribution=row.get("attribution", ""),
         notes=row.get("notes", ""),
+        noisy=_noisy_entry(folder, row.get("noisy_file", ""), where, file, info),
     )
 
 
+def _noisy_entry(folder: Path, file: str, where: str, clean_file: str, clean: ImageInfo) -> NoisyEntry | None:
+    """The paired noisy file of a row, checked against its clean file; None when the row has none."""
+    if not file:
+        return None
+    try:
+        path = inside(folder, file)
+    except RegistryError:
+        raise RegistryError(f"{where}: noisy_file {file!r} leaves the dataset folder") from None
+    if not path.is_file():
+        raise RegistryError(f"{where}: noisy_file {file!r} not found")
+    try:
+        info = inspect_image(path)
+    except ImageError as exc:
+        raise RegistryError(f"{where}: noisy_file {exc}") from None
+    if (info.width, info.height) != (clean.width, clean.height):
+        raise RegistryError(
+            f"{where}: noisy_file {file!r} is {info.width}x{info.height}, "
+            f"its clean file {clean_file!r} is {clean.width}x{clean.height}"
+        )
+    if (info.mode in GRAY_MODES) != (clean.mode in GRAY_MODES):
+        raise RegistryError(f"{where}: noisy_file {file!r} is mode {info.mode}, its clean file is mode {clean.mode}")
+    return NoisyEntry(path.relative_to(folder.resolve()).as_posix(), path, sha256_file(path), path.stat().st_size, info)
+
+
 def content_hash(entries: list[ImageEntry]) -> str:
-    """A dataset's own version: sha256 over its sorted (image_id, sha256) pairs."""
-    lines = sorted(f"{e.image_id}\0{e.sha256}\n" for e in entries)
+    """A dataset's own version: sha256 over its sorted (image_id, sha256[, noisy sha256]) rows.
+
+    The noisy file's hash joins only when there is one, so unpaired datasets keep their version.
+    """
+    lines = sorted(f"{e.image_id}\0{e.sha256}{chr(0) + e.noisy.sha256 if e.noisy else ''}\n" for e in entries)
     return hashlib.sha256("".join(lines).encode()).hexdigest()

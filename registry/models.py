@@ -64,7 +64,7 @@ class Image(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(20))  # Pillow mode of the file
-    conversion: Mapped[str] = mapped_column(Text, default="")  # how it becomes grayscale
+    conversion: Mapped[str] = mapped_column(Text, default="")  # how it becomes a model's input
     license: Mapped[str] = mapped_column(String(200), default="")
     attribution: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text, default="")
@@ -73,6 +73,28 @@ class Image(Base):
     consent_note: Mapped[str] = mapped_column(Text, default="")
 
     dataset: Mapped[Dataset] = relationship(back_populates="images")
+    # A paired dataset's real noisy shot of this clean picture (loaded with the image).
+    noisy: Mapped[NoisyFile | None] = relationship(back_populates="image", lazy="selectin")
+
+
+class NoisyFile(Base):
+    """The real noisy file paired with a clean image (a manifest's `noisy_file` column).
+
+    A table of its own rather than columns of `images`: rows recorded before pairs existed
+    keep the exact columns, and so the ledger hashes, they were recorded with.
+    """
+
+    __tablename__ = "noisy_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), unique=True)
+    file: Mapped[str] = mapped_column(String(500))  # as the manifest gives it, relative to the dataset folder
+    path: Mapped[str] = mapped_column(String(500))  # relative to the workspace
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(20))  # Pillow mode of the file
+
+    image: Mapped[Image] = relationship(back_populates="noisy")
 
 
 class ConsentEvent(Base):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from denoiser.noise import REAL_NOISE
 from registry.models import Evaluation, Run
 
 
@@ -25,6 +26,7 @@ class EvalView:
     unavailable: dict[str, str] = field(default_factory=dict)
     excluded: list[dict] = field(default_factory=list)
     note: str = ""
+    real_noise: bool = False  # scored on a paired dataset's real noisy files, not synthetic AWGN
 
     @classmethod
     def of_evaluation(cls, evaluation: Evaluation) -> EvalView:
@@ -39,6 +41,7 @@ class EvalView:
             details.get("unavailable", {}),
             evaluation.excluded,
             note,
+            details.get("noise") == "real",
         )
 
     @classmethod
@@ -97,6 +100,13 @@ class EvalView:
         return float(sum(self.cost[s]["gflops"] for s in sizes))
 
 
+def sigma_label(view: EvalView, sigma: float) -> float | str:
+    """The Sigma column: the AWGN level, or which real noise and what the methods were told."""
+    if not view.real_noise:
+        return sigma
+    return "real noise (blind)" if sigma == REAL_NOISE else f"real noise (told sigma {sigma:g})"
+
+
 def _lpips(view: EvalView, value: float | None) -> float | str | None:
     return "n/a" if "lpips" in view.unavailable else value
 
@@ -107,10 +117,12 @@ def table1(view: EvalView, sigma: float) -> list[dict]:
     rows = []
     for image in view.images:
         size = view.image_sizes.get(image)
+        noisy = {"Noisy_PSNR": view.values.get((image, sigma, "noisy", "psnr"))} if view.real_noise else {}
         rows.append(
             {
                 "Image_ID": image,
-                "Sigma": sigma,
+                "Sigma": sigma_label(view, sigma),
+                **noisy,
                 "Baseline": baseline,
                 "Baseline_PSNR": view.values.get((image, sigma, baseline, "psnr")),
                 "Baseline_SSIM": view.values.get((image, sigma, baseline, "ssim")),
@@ -140,7 +152,11 @@ def _aggregate_row(view: EvalView, sigma: float) -> dict:
 def table2(view: EvalView) -> list[dict]:
     """Aggregates of the proposed model per sigma."""
     return [
-        {"Sigma": sigma, "Images": len(view.series(sigma, "model", "psnr")), **_aggregate_row(view, sigma)}
+        {
+            "Sigma": sigma_label(view, sigma),
+            "Images": len(view.series(sigma, "model", "psnr")),
+            **_aggregate_row(view, sigma),
+        }
         for sigma in view.sigmas
     ]
 
@@ -150,7 +166,7 @@ def table3(views: list[EvalView]) -> list[dict]:
     return [
         {
             "Dataset_ID": view.dataset + (" (withdrawn included)" if view.note else ""),
-            "Sigma": sigma,
+            "Sigma": sigma_label(view, sigma),
             **_aggregate_row(view, sigma),
         }
         for view in views
@@ -162,7 +178,7 @@ def methods_table(view: EvalView) -> list[dict]:
     """Mean PSNR / SSIM of every method (model, baselines, noisy input) per sigma."""
     return [
         {
-            "Sigma": sigma,
+            "Sigma": sigma_label(view, sigma),
             "Method": method,
             "Mean_PSNR": view.mean(sigma, method, "psnr"),
             "StdDev_PSNR": view.std(sigma, method, "psnr"),
@@ -211,6 +227,7 @@ def evaluation_tables(evaluation_id: int, view: EvalView) -> dict:
         "dataset": view.dataset,
         "excluded": view.excluded,
         "note": view.note,
+        "noise": "real" if view.real_noise else "synthetic",
         "unavailable": view.unavailable,
         "methods": methods_table(view),
         "table1": [row for sigma in view.sigmas for row in table1(view, sigma)],

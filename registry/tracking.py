@@ -79,6 +79,7 @@ def train_run(
     data = _load_split(
         workspace,
         {role: [(key, image.path, image.sha256) for key, image in members] for role, members in split.items()},
+        config.model.channels,
     )
     try:
         check_images(config, list(data.train.values()), list(data.val.values()))
@@ -227,7 +228,7 @@ def resume_run(
         raise RegistryError(
             f"run {run.id} was recorded in another environment ({'; '.join(differences)}); resume it there"
         )
-    data = _load_split(workspace, split_files(run))
+    data = _load_split(workspace, split_files(run), config.model.channels)
     last = run.checkpoints[-1] if run.checkpoints else None
     resume = None
     if last is not None:
@@ -305,7 +306,9 @@ def train_successor(
         f"({run.seed}/{run.split_seed}), leaving out " + (", ".join(names) or "nothing (--force)")
     )
     data = _load_split(
-        workspace, {role: [(key, image.path, image.sha256) for key, image in chosen] for role, chosen in split.items()}
+        workspace,
+        {role: [(key, image.path, image.sha256) for key, image in chosen] for role, chosen in split.items()},
+        config.model.channels,
     )
     try:
         check_images(config, list(data.train.values()), list(data.val.values()))
@@ -367,10 +370,10 @@ def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
     return images
 
 
-def _load_split(workspace: Workspace, files: dict[str, list[tuple[str, str, str]]]) -> SplitData:
+def _load_split(workspace: Workspace, files: dict[str, list[tuple[str, str, str]]], channels: int) -> SplitData:
     return SplitData(
         **{
-            role: {key: load_verified_image(workspace, key, path, sha) for key, path, sha in members}
+            role: {key: load_verified_image(workspace, key, path, sha, channels) for key, path, sha in members}
             for role, members in files.items()
         }
     )
@@ -431,7 +434,7 @@ def _execute(
         sigmas = ", ".join(f"{s:g}" for s in config.eval.sigmas)
         reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {sigmas}")
         result = evaluate(model, config.eval, config.train.seed, data.test, list(data.val.values()))
-        sizes = {key: image.shape for key, image in data.test.items()}
+        sizes = {key: image.shape[:2] for key, image in data.test.items()}
         details = evaluation_details(result, sizes) | {"cost": size_costs(model, set(sizes.values()))}
         evaluated = time.perf_counter()
         reporter.info("measuring compute cost")

@@ -55,9 +55,18 @@ def dataset_detail(dataset: Dataset, consent: ConsentView) -> dict[str, Any]:
             "consent_note": i.consent_note,
             "notes": i.notes,
         }
+        | _noisy_file(i)
         for i in dataset.images
     ]
     return detail
+
+
+def _noisy_file(image) -> dict[str, Any]:
+    """A paired image's real noisy file; nothing for the images of unpaired datasets."""
+    if image.noisy is None:
+        return {}
+    noisy = image.noisy
+    return {"noisy_file": {"path": noisy.path, "sha256": noisy.sha256, "bytes": noisy.bytes, "mode": noisy.mode}}
 
 
 def dataset_duplicates(dataset: Dataset, consent: ConsentView) -> list[dict[str, Any]]:

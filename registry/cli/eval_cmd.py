@@ -11,7 +11,7 @@ from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
 from registry.errors import RegistryError
 from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
-from registry.tables import EvalView, evaluation_tables, table1, table3
+from registry.tables import EvalView, evaluation_tables, sigma_label, table1, table3
 from registry.workspace import find_workspace
 
 
@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
     app.command(
         "eval",
         epilog="Example: registry eval 20261126-0601 --dataset bsd68 --dataset set12 --sigma 15,25,50 "
-        "--baselines gaussian,wavelet,tv,nlm,bm3d",
+        "--baselines gaussian,wavelet,tv,nlm,bm3d. A paired dataset (manifest column noisy_file, e.g. cc15) is "
+        "scored on its real noisy files, blind unless --sigma is given.",
     )(eval_)
 
 
@@ -38,7 +39,10 @@ def eval_(
         list[str] | None,
         typer.Option("--dataset", help="Registered dataset (repeatable); default: the run's test split."),
     ] = None,
-    sigma: Annotated[str | None, typer.Option("--sigma", help="Noise levels, e.g. 15,25,50.")] = None,
+    sigma: Annotated[
+        str | None,
+        typer.Option("--sigma", help="Noise levels, e.g. 15,25,50 (real noise: the sigma methods are told)."),
+    ] = None,
     baselines: Annotated[
         str | None, typer.Option("--baselines", help="Comma list of gaussian, wavelet, tv, nlm, bm3d.")
     ] = None,
@@ -85,7 +89,9 @@ def eval_(
             title = f"{view.dataset} (evaluation {item['evaluation']})"
             ui.rows_table(f"{title}: every method", item["methods"])
             sigma_for_table = table_sigma if table_sigma in view.sigmas else view.sigmas[0]
-            ui.rows_table(f"Table 1, sigma {sigma_for_table:g}: per image", table1(view, sigma_for_table))
+            label = sigma_label(view, sigma_for_table)
+            label = f"sigma {label:g}" if isinstance(label, float) else label
+            ui.rows_table(f"Table 1, {label}: per image", table1(view, sigma_for_table))
             ui.rows_table("Table 2: aggregates of the model", item["table2"])
             for excluded in view.excluded:
                 ui.line(f"left out: {excluded['image']} ({excluded['reason']})")

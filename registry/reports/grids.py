@@ -70,7 +70,7 @@ def image_grids(workspace: Workspace, run: Run, sigma: float) -> list[Grid]:
     picks = [("best", max(scores, key=scores.get)), ("worst", min(scores, key=scores.get))]
     grids = []
     for role, key in picks if len(scores) > 1 else picks[:1]:
-        clean = load_verified_image(workspace, key, *files[key])
+        clean = load_verified_image(workspace, key, *files[key], config.model.channels)
         noisy = noisy_input(clean, key, sigma, config.train.seed, config.eval.protocol)
         estimate = denoise(model, noisy, sigma, config.eval.steps)
         error = _error_map(clean, estimate)
