@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from denoiser.estimation import ESTIMATORS
+from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS
 
 
 def annealed_sigmas(sigma: float, steps: int) -> list[float]:
@@ -35,7 +35,8 @@ def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -
     return x[0, 0].cpu().numpy()
 
 
-def estimate_sigma(noisy: np.ndarray, estimator: str = "pca") -> float:
+def estimate_sigma(noisy: np.ndarray, estimator: str = BLIND_DEFAULT) -> float:
+    """Noise level (8-bit scale) of a gray (H, W) or colour (H, W, 3) image; see denoiser.estimation."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown noise estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
     return ESTIMATORS[estimator](noisy)

@@ -1,11 +1,16 @@
 """Noise models behave as their statistics say; estimators find sigma on gray and colour images."""
 
+import inspect
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from denoiser.config import NoiseConfig
-from denoiser.estimation import ESTIMATORS, estimate_liu, liu_threshold
+from denoiser.config import NoiseConfig, config_from_dict
+from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS, estimate_liu, liu_threshold
+from denoiser.inference import estimate_sigma
 from denoiser.noise import (
     add_awgn,
     add_poisson_gaussian,
@@ -156,3 +161,34 @@ def test_liu_threshold_bounds_the_gradient_energy_of_pure_noise():
 def test_estimators_refuse_other_layouts():
     with pytest.raises(ValueError, match="expected an"):
         ESTIMATORS["liu"](np.zeros((4, 4, 4, 3), np.float32))
+
+
+def test_blind_mode_defaults_to_the_measured_best_estimator():
+    from registry.cli.model_cmd import denoise as denoise_command
+    from registry.denoising import DenoiseOptions
+
+    assert BLIND_DEFAULT == "liu"  # bench/noise_estimation.py: lowest MAE over gray, colour and CC15
+    assert config_from_dict({}).eval.estimator == BLIND_DEFAULT
+    assert DenoiseOptions().estimator == BLIND_DEFAULT
+    assert inspect.signature(denoise_command).parameters["estimator"].default == BLIND_DEFAULT
+    noisy = add_awgn(colour(64), 25, np.random.default_rng(0))
+    assert estimate_sigma(noisy) == estimate_liu(noisy)
+
+
+def test_runs_recorded_with_the_former_default_keep_their_hash_and_estimator():
+    # A recorded config carries every field, estimator included, so the new default reaches
+    # only configs resolved from now on; the committed reference run is such a record.
+    record = json.loads((Path(__file__).parent.parent / "models/reference/run.json").read_text())
+    config = config_from_dict(record["config"])
+    assert config.eval.estimator == "pca"
+    assert config.digest() == record["config_hash"]
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_denoise_accepts_every_estimator_and_refuses_others(name):
+    from registry.denoising import DenoiseOptions, check_options
+    from registry.errors import RegistryError
+
+    check_options(DenoiseOptions(blind=True, estimator=name))
+    with pytest.raises(RegistryError, match="--estimator must be one of mad, pca, liu, got"):
+        check_options(DenoiseOptions(blind=True, estimator=name + "x"))
