@@ -10,7 +10,7 @@ bit for bit). Colour follows each method's own colour variant:
   Colour: in YCbCr, where the channels are less correlated (scikit-image's
   `convert2ycbcr`, which carries sigma into that space).
 - tv: total-variation denoising (Chambolle 2004), scikit-image; weight chosen on validation.
-  Colour: vectorial TV over the three channels (`channel_axis=-1`).
+  Colour: each channel on its own (scikit-image's `channel_axis=-1`).
 - nlm: non-local means (Buades, Coll & Morel 2005), scikit-image, h = 0.8 sigma as its
   documentation recommends. Colour: patch distances over all three channels.
 - bm3d: BM3D (Dabov et al. 2007) from the optional `bm3d` package (pip install bm3d).

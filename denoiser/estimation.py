@@ -39,7 +39,7 @@ PCA_MAX_WINDOWS = 250_000  # beyond this, windows are taken on a regular stride 
 LIU_PATCH = 7  # patch side, confidence and iterations: the authors' defaults
 LIU_CONFIDENCE = 1 - 1e-6
 LIU_ITERATIONS = 3
-LIU_MAX_WINDOWS = 250_000  # as for PCA: a regular stride beyond this many patches (~100 MB)
+LIU_MAX_WINDOWS = 250_000  # as for PCA: a regular stride beyond this many patches (peak < 300 MB)
 
 GrayEstimator = Callable[..., float]  # (noisy image, **options) -> sigma, 8-bit scale
 
@@ -64,11 +64,11 @@ def estimate_mad(noisy: np.ndarray) -> float:
     return float(estimate_sigma(noisy.astype(np.float64), channel_axis=None)) * 255.0
 
 
-def _patches(noisy: np.ndarray, patch: int, limit: int) -> tuple[np.ndarray, int]:
-    """Strided view of the overlapping patches, and the stride that keeps them under `limit`."""
+def _patches(noisy: np.ndarray, patch: int, limit: int) -> np.ndarray:
+    """(rows, cols, patch, patch) view of the overlapping patches, on a stride that keeps them under `limit`."""
     view = sliding_window_view(noisy, (patch, patch))
     stride = max(1, int(np.ceil(np.sqrt(view.shape[0] * view.shape[1] / limit))))
-    return view[::stride, ::stride], stride
+    return view[::stride, ::stride]
 
 
 @per_channel
@@ -76,7 +76,7 @@ def estimate_pca(noisy: np.ndarray, patch: int = PCA_PATCH) -> float:
     if min(noisy.shape) < 2 * patch:
         return estimate_mad(noisy)  # too small for a patch covariance; MAD still works
     # (N, patch*patch) matrix of overlapping patches; on a stride for large images
-    view, _ = _patches(noisy.astype(np.float32), patch, PCA_MAX_WINDOWS)
+    view = _patches(noisy.astype(np.float32), patch, PCA_MAX_WINDOWS)
     windows = view.reshape(-1, patch * patch).astype(np.float64)
     centered = windows - windows.mean(axis=0)
     covariance = centered.T @ centered / len(windows)
@@ -107,14 +107,6 @@ def liu_threshold(patch: int = LIU_PATCH, confidence: float = LIU_CONFIDENCE) ->
     return float(gamma.ppf(confidence, a=rank / 2, scale=2 * np.trace(gram) / rank))
 
 
-def _box_sums(values: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Sum of every height x width window (valid positions), from an integral image: O(H W)."""
-    integral = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-    integral[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
-    below, above = integral[height:], integral[:-height]
-    return below[:, width:] - above[:, width:] - below[:, :-width] + above[:, :-width]
-
-
 def _smallest_eigenvalue(windows: np.ndarray) -> float | None:
     """Smallest eigenvalue of the uncentred patch covariance (None: fewer patches than dims)."""
     if len(windows) < windows.shape[1]:
@@ -126,15 +118,15 @@ def _smallest_eigenvalue(windows: np.ndarray) -> float | None:
 def estimate_liu(noisy: np.ndarray, patch: int = LIU_PATCH, iterations: int = LIU_ITERATIONS) -> float:
     if min(noisy.shape) < 2 * patch:
         return estimate_mad(noisy)  # too small for a patch covariance; MAD still works
-    image = noisy.astype(np.float64)
-    # Squared central differences where they are defined (no border replication needed).
-    horizontal = ((image[:, 2:] - image[:, :-2]) / 2) ** 2  # (H, W-2), centred on columns 1..W-2
-    vertical = ((image[2:, :] - image[:-2, :]) / 2) ** 2  # (H-2, W)
-    view, stride = _patches(image, patch, LIU_MAX_WINDOWS)
-    # Gradient energy of each patch: the differences strictly inside it, as D x in the paper.
-    energy = (_box_sums(horizontal, patch, patch - 2) + _box_sums(vertical, patch - 2, patch))[::stride, ::stride]
-    energy = energy.ravel()
-    windows = view.reshape(-1, patch * patch)
+    # (N, patch, patch) overlapping patches, on a stride for large images: memory stays bounded
+    # by LIU_MAX_WINDOWS whatever the image size (no full-size gradient images).
+    view = _patches(noisy, patch, LIU_MAX_WINDOWS)
+    patches = view.reshape(-1, patch, patch).astype(np.float64)
+    # Gradient energy x^T D^T D x: the squared central differences that fit inside each patch.
+    energy = (((patches[:, :, 2:] - patches[:, :, :-2]) / 2) ** 2).sum(axis=(1, 2)) + (
+        ((patches[:, 2:, :] - patches[:, :-2, :]) / 2) ** 2
+    ).sum(axis=(1, 2))
+    windows = patches.reshape(-1, patch * patch)
     variance = _smallest_eigenvalue(windows) or 0.0
     tau0 = liu_threshold(patch)
     for _ in range(iterations - 1):
