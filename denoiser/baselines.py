@@ -1,12 +1,20 @@
 """Classical denoisers behind one interface: (noisy, sigma) -> estimate, float arrays.
 
 All are given the true sigma (non-blind), as the network is, so the comparison is fair.
+Gray images are (H, W), colour images (H, W, 3) RGB; each method returns the shape it is
+given, and gray images take exactly the calls they always took (recorded runs re-execute
+bit for bit). Colour follows each method's own colour variant:
 - gaussian: Gaussian smoothing; its width per sigma is chosen on the validation images.
+  Colour: spatial only, each channel on its own (no blur across channels).
 - wavelet: BayesShrink soft thresholding (Chang, Yu & Vetterli 2000), scikit-image.
+  Colour: in YCbCr, where the channels are less correlated (scikit-image's
+  `convert2ycbcr`, which carries sigma into that space).
 - tv: total-variation denoising (Chambolle 2004), scikit-image; weight chosen on validation.
+  Colour: each channel on its own (scikit-image's `channel_axis=-1`).
 - nlm: non-local means (Buades, Coll & Morel 2005), scikit-image, h = 0.8 sigma as its
-  documentation recommends.
+  documentation recommends. Colour: patch distances over all three channels.
 - bm3d: BM3D (Dabov et al. 2007) from the optional `bm3d` package (pip install bm3d).
+  Colour: CBM3D (`bm3d.bm3d_rgb`: grouping on luminance, filtering in an opponent space).
 """
 
 from __future__ import annotations
@@ -50,29 +58,60 @@ class Baseline:
         return self.run(noisy, sigma, self.settings.get(nearest)).astype(np.float32)
 
 
+def channel_axis(image: np.ndarray) -> int | None:
+    """-1 for a colour (H, W, 3) image, None for a gray (H, W) one; anything else is refused."""
+    if image.ndim == 2:
+        return None
+    if image.ndim == 3 and image.shape[-1] == 3:
+        return -1
+    raise ValueError(f"expected a gray (H, W) or RGB (H, W, 3) image, got shape {image.shape}")
+
+
+# Gray calls keep their exact former arguments: a new keyword could change recorded results.
 def _gaussian(noisy, sigma, width):
-    return gaussian_filter(noisy.astype(np.float32), width, mode="reflect")
+    if channel_axis(noisy) is None:
+        return gaussian_filter(noisy.astype(np.float32), width, mode="reflect")
+    return gaussian_filter(noisy.astype(np.float32), (width, width, 0), mode="reflect")  # std 0: no mixing
 
 
 def _wavelet(noisy, sigma, _):
-    return denoise_wavelet(noisy.astype(np.float64), sigma=sigma / 255.0, method="BayesShrink", mode="soft")
+    if channel_axis(noisy) is None:
+        return denoise_wavelet(noisy.astype(np.float64), sigma=sigma / 255.0, method="BayesShrink", mode="soft")
+    return denoise_wavelet(
+        noisy.astype(np.float64),
+        sigma=sigma / 255.0,
+        method="BayesShrink",
+        mode="soft",
+        channel_axis=-1,
+        convert2ycbcr=True,
+    )
 
 
 def _tv(noisy, sigma, weight):
-    return denoise_tv_chambolle(noisy.astype(np.float64), weight=weight * sigma / 255.0)
+    if channel_axis(noisy) is None:
+        return denoise_tv_chambolle(noisy.astype(np.float64), weight=weight * sigma / 255.0)
+    return denoise_tv_chambolle(noisy.astype(np.float64), weight=weight * sigma / 255.0, channel_axis=-1)
 
 
 def _nlm(noisy, sigma, _):
     s = sigma / 255.0
     return denoise_nl_means(
-        noisy.astype(np.float64), h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True
+        noisy.astype(np.float64),
+        h=0.8 * s,
+        sigma=s,
+        patch_size=5,
+        patch_distance=6,
+        fast_mode=True,
+        channel_axis=channel_axis(noisy),
     )
 
 
 def _bm3d(noisy, sigma, _):
     import bm3d  # optional extra
 
-    return bm3d.bm3d(noisy.astype(np.float64), sigma_psd=sigma / 255.0)
+    if channel_axis(noisy) is None:
+        return bm3d.bm3d(noisy.astype(np.float64), sigma_psd=sigma / 255.0)
+    return bm3d.bm3d_rgb(noisy.astype(np.float64), sigma_psd=sigma / 255.0)
 
 
 _RUNNERS = {"gaussian": _gaussian, "wavelet": _wavelet, "tv": _tv, "nlm": _nlm, "bm3d": _bm3d}

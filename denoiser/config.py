@@ -193,7 +193,7 @@ class EvalConfig:
     # clipped and rounded to 8 bits first, as in the noisy PNG files users actually have.
     protocol: Literal["float", "png8"] = "float"
     blind: bool = False  # condition on sigma estimated from each noisy image, not the true one
-    estimator: Literal["pca", "mad"] = "pca"  # noise estimator used in blind mode
+    estimator: Literal["pca", "mad", "liu"] = added_field("liu")  # blind-mode estimator; older runs record "pca"
     steps: int = 1  # annealed denoising steps; 1 is the one-step estimate
 
     def validate(self, path: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from denoiser.estimation import ESTIMATORS
+from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS
 from denoiser.layout import image_channels, model_channels, to_batch, to_image
 
 
@@ -40,10 +40,8 @@ def denoise(model: nn.Module, noisy: np.ndarray, sigma: float, steps: int = 1) -
     return to_image(x, channels)
 
 
-def estimate_sigma(noisy: np.ndarray, estimator: str = "pca") -> float:
-    """Sigma (8-bit scale) of a gray (H, W) or colour (H, W, C) noisy image."""
+def estimate_sigma(noisy: np.ndarray, estimator: str = BLIND_DEFAULT) -> float:
+    """Noise level (8-bit scale) of a gray (H, W) or colour (H, W, 3) image; see denoiser.estimation."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown noise estimator {estimator!r}; known: {', '.join(ESTIMATORS)}")
-    if noisy.ndim == 3:  # one level for all channels, as the network is told: the mean of per-channel estimates
-        return float(np.mean([ESTIMATORS[estimator](noisy[..., c]) for c in range(noisy.shape[2])]))
     return ESTIMATORS[estimator](noisy)

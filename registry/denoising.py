@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS
 from denoiser.images import ImageError, load_gray
 from denoiser.inference import denoise
 from denoiser.inference import estimate_sigma as estimate
@@ -51,7 +52,7 @@ SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
 class DenoiseOptions:
     sigma: float | None = None  # known noise level (8-bit scale); None with blind
     blind: bool = False
-    estimator: str = "pca"
+    estimator: str = BLIND_DEFAULT
     steps: int = 1
     bits: int = 8
     format: str = "png"
@@ -84,8 +85,8 @@ def check_options(options: DenoiseOptions) -> None:
         raise RegistryError("JPEG outputs are 8-bit; use --format png for --bits 16")
     if not 1 <= options.steps <= 16:
         raise RegistryError(f"--steps must be between 1 and 16, got {options.steps}")
-    if options.estimator not in ("pca", "mad"):
-        raise RegistryError(f"--estimator must be pca or mad, got {options.estimator!r}")
+    if options.estimator not in ESTIMATORS:
+        raise RegistryError(f"--estimator must be one of {', '.join(ESTIMATORS)}, got {options.estimator!r}")
 
 
 def plan_outputs(inputs: list[Path], out: Path, suffix: str = ".png") -> dict[Path, Path]:

@@ -53,7 +53,7 @@ def eval_(
         bool | None,
         typer.Option("--blind/--no-blind", help="Estimate sigma from each noisy image (default: the run's)."),
     ] = None,
-    estimator: Annotated[str | None, typer.Option("--estimator", help="Blind-mode estimator: pca or mad.")] = None,
+    estimator: Annotated[str | None, typer.Option("--estimator", help="Blind-mode estimator: liu, pca or mad.")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Annealed denoising steps K (1 = one step).")] = None,
     include_withdrawn: Annotated[
         bool, typer.Option("--include-withdrawn", help="Also evaluate images whose consent is withdrawn.")

@@ -10,7 +10,7 @@ import typer
 from provenance.model_signatures import SIGNED
 from registry.cli.options import DbOption, JsonOption, optional_workspace
 from registry.cli.ui import UI
-from registry.denoising import DenoiseOptions, check_options, denoise_files
+from registry.denoising import BLIND_DEFAULT, DenoiseOptions, check_options, denoise_files
 from registry.exporting import export_run
 from registry.model_folders import sign_model_folder
 from registry.model_resolution import check_withdrawn_training, resolve_model
@@ -58,7 +58,9 @@ def denoise(
     out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (the input's name).")],
     sigma: Annotated[float | None, typer.Option("--sigma", help="Noise level on the 8-bit scale.")] = None,
     blind: Annotated[bool, typer.Option("--blind", help="Estimate sigma from each image.")] = False,
-    estimator: Annotated[str, typer.Option("--estimator", help="Blind-mode estimator: pca or mad.")] = "pca",
+    estimator: Annotated[
+        str, typer.Option("--estimator", help="Blind-mode estimator: liu, pca or mad.")
+    ] = BLIND_DEFAULT,
     steps: Annotated[int, typer.Option("--steps", help="Annealed denoising steps K (1 = one step).")] = 1,
     bits: Annotated[int, typer.Option("--bits", help="Output bit depth: 8 or 16.")] = 8,
     format: Annotated[str, typer.Option("--format", help="Output format: png or jpeg.")] = "png",
