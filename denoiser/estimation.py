@@ -39,6 +39,9 @@ PCA_MAX_WINDOWS = 250_000  # beyond this, windows are taken on a regular stride 
 LIU_PATCH = 7  # patch side, confidence and iterations: the authors' defaults
 LIU_CONFIDENCE = 1 - 1e-6
 LIU_ITERATIONS = 3
+# Samples per dimension a patch covariance needs before its smallest eigenvalue means much:
+# with fewer it collapses toward 0 (Marchenko-Pastur), e.g. 3.6 for sigma 20 on 32x32 images.
+LIU_SAMPLES_PER_DIMENSION = 30
 LIU_MAX_WINDOWS = 250_000  # as for PCA: a regular stride beyond this many patches (peak < 300 MB)
 
 GrayEstimator = Callable[..., float]  # (noisy image, **options) -> sigma, 8-bit scale
@@ -108,8 +111,8 @@ def liu_threshold(patch: int = LIU_PATCH, confidence: float = LIU_CONFIDENCE) ->
 
 
 def _smallest_eigenvalue(windows: np.ndarray) -> float | None:
-    """Smallest eigenvalue of the uncentred patch covariance (None: fewer patches than dims)."""
-    if len(windows) < windows.shape[1]:
+    """Smallest eigenvalue of the uncentred patch covariance (None: too few patches for one)."""
+    if len(windows) < LIU_SAMPLES_PER_DIMENSION * windows.shape[1]:
         return None
     return float(np.linalg.eigvalsh(windows.T @ windows / (len(windows) - 1))[0])
 
@@ -127,7 +130,9 @@ def estimate_liu(noisy: np.ndarray, patch: int = LIU_PATCH, iterations: int = LI
         ((patches[:, 2:, :] - patches[:, :-2, :]) / 2) ** 2
     ).sum(axis=(1, 2))
     windows = patches.reshape(-1, patch * patch)
-    variance = _smallest_eigenvalue(windows) or 0.0
+    variance = _smallest_eigenvalue(windows)
+    if variance is None:
+        return estimate_mad(noisy)  # too few patches for a covariance (under about 45x45 pixels)
     tau0 = liu_threshold(patch)
     for _ in range(iterations - 1):
         weak = energy < variance * tau0  # weak-texture patches at the current level

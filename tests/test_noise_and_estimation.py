@@ -195,3 +195,15 @@ def test_denoise_accepts_every_estimator_and_refuses_others(name):
     check_options(DenoiseOptions(blind=True, estimator=name))
     with pytest.raises(RegistryError, match="--estimator must be one of mad, pca, liu, got"):
         check_options(DenoiseOptions(blind=True, estimator=name + "x"))
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12, 13])
+def test_liu_on_a_small_image_does_not_collapse(seed):
+    """32x32 gives too few patches for a 49-dimensional covariance: its smallest eigenvalue
+    collapses toward 0 (3.6 for sigma 20 here), so such images are estimated by MAD instead."""
+    from tests.conftest import synthetic_image
+
+    rng = np.random.default_rng(seed)
+    clean = synthetic_image(seed).astype(np.float64)
+    noisy = (np.clip(np.round(clean + rng.normal(0, 20, clean.shape)), 0, 255) / 255).astype(np.float32)
+    assert estimate_liu(noisy) == pytest.approx(20, abs=4)
