@@ -117,7 +117,8 @@ def test_eval_on_real_noise_adds_no_synthetic_noise_and_is_blind_by_default(pair
         assert row["Proposed_PSNR"] is not None
     with workspace.store().reader() as session:
         evaluation = session.query(Evaluation).filter(Evaluation.dataset == "pairs").one()
-        assert evaluation.details["noise"] == "real" and evaluation.details["conditioning"] == f"blind ({BLIND_DEFAULT})"
+        assert evaluation.details["noise"] == "real"
+        assert evaluation.details["conditioning"] == f"blind ({BLIND_DEFAULT})"
         estimates = evaluation.details["sigma_used"]
         assert sorted(estimates) == ["pairs/pair0", "pairs/pair1", "pairs/pair2"]
         assert all(10 < value["real"] < 30 for value in estimates.values())  # the files hold sigma 20
