@@ -4,6 +4,7 @@ refused for it, and every 1-channel config keeps its recorded hash."""
 
 import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from denoiser.noise import add_awgn
 from denoiser.patches import sample_batch
 from registry.datasets import add_dataset, show_dataset
 from registry.models import Metric, Run
+from registry.reports.grids import image_grids
 from registry.tracking import train_run
 from registry.workspace import init_workspace
 from tests.conftest import TINY_CONFIG, cli, synthetic_image, write_dataset
@@ -210,6 +212,15 @@ def test_a_tiny_colour_run_trains_evaluates_on_rgb_and_audits_identical(color_wo
         assert all(np.isfinite(m.value) for m in metrics)
     result = audit_run(color_workspace, run_id)
     assert result.verdict == "IDENTICAL", result.reason
+    # its report draws colour grids, recomputed to the recorded PSNR
+    with color_workspace.store().reader() as session:
+        run = session.get(Run, run_id)
+        grids = image_grids(color_workspace, run, metrics[0].sigma)
+    assert grids and all(g.recomputed_psnr == pytest.approx(g.recorded_psnr, abs=1e-6) for g in grids)
+    for png in [g.png for g in grids] + [g.crops_png for g in grids if g.crops_png]:
+        with Image.open(io.BytesIO(png)) as drawn:
+            assert drawn.mode == "RGB"
+    assert cli(capsys, "report", run_id, "--out", tmp_path / "colour.html")[0] == 0
     # a colour model is not scored on a gray dataset: one line, exit 2
     assert_one_line_error(*cli(capsys, "eval", run_id, "--dataset", "tiny"), "image tiny/img")
     # real colour noise, blind: one sigma estimated per image, the files' own PSNR beside
@@ -228,3 +239,16 @@ def test_a_colour_config_on_gray_images_is_refused_before_anything_is_recorded(c
     assert_one_line_error(*cli(capsys, "train", config), "model.channels is 3 (RGB) but image tiny/img")
     with color_workspace.store().reader() as session:
         assert session.query(Run).count() == 0
+
+
+def test_colour_grid_pieces_keep_the_layout_and_find_the_worst_region():
+    from registry.reports.grids import _enlarged, _error_map, _like, _worst_region
+
+    clean = np.random.default_rng(0).uniform(0.2, 0.8, (40, 50, 3)).astype(np.float32)
+    estimate = clean.copy()
+    estimate[30:38, 34:42, 1] += 0.3  # one channel wrong in one place
+    error = _error_map(clean, estimate)
+    assert error.shape == (40, 50) and error[32, 36] == 1.0 and error[5, 5] == 0.0
+    top, left = _worst_region(error, 16)
+    assert top <= 30 and top + 16 >= 38 and left <= 34 and left + 16 >= 42
+    assert _like(error, clean).shape == (40, 50, 3) and _enlarged(clean, 3).shape == (120, 150, 3)

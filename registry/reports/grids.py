@@ -2,7 +2,8 @@
 
 For the best and the worst test image (by the model's recorded PSNR at the table's
 sigma): clean, noisy, denoised and the absolute error, plus, for the worst, crops of the
-region where the error is largest. The noisy image is drawn exactly as the evaluation
+region where the error is largest. Colour runs get colour grids; the error map is gray (the
+largest channel's error). The noisy image is drawn exactly as the evaluation
 drew it, so the recomputed PSNR must equal the recorded one; the report says whether it does.
 """
 
@@ -44,8 +45,19 @@ def _to_png(array: np.ndarray) -> bytes:
 
 
 def _error_map(clean: np.ndarray, estimate: np.ndarray) -> np.ndarray:
-    # |error| scaled so that 0.1 (about 25 gray levels) is white
-    return np.clip(np.abs(quantize(estimate) - clean) / 0.1, 0, 1)
+    """(H, W): |error| scaled so that 0.1 (about 25 levels) is white; colour: the largest channel's."""
+    error = np.abs(quantize(estimate) - clean)
+    return np.clip((error.max(axis=2) if error.ndim == 3 else error) / 0.1, 0, 1)
+
+
+def _like(error: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The gray error map as the image's layout, to sit beside it in one row."""
+    return np.repeat(error[..., None], image.shape[2], axis=2) if image.ndim == 3 else error
+
+
+def _enlarged(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of a gray or colour image."""
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
 def _worst_region(error: np.ndarray, size: int) -> tuple[int, int]:
@@ -74,14 +86,20 @@ def image_grids(workspace: Workspace, run: Run, sigma: float) -> list[Grid]:
         noisy = noisy_input(clean, key, sigma, config.train.seed, config.eval.protocol)
         estimate = denoise(model, noisy, sigma, config.eval.steps)
         error = _error_map(clean, estimate)
-        row = np.concatenate([clean, np.clip(noisy, 0, 1), np.clip(estimate, 0, 1), error], axis=1)
+        row = np.concatenate([clean, np.clip(noisy, 0, 1), np.clip(estimate, 0, 1), _like(error, clean)], axis=1)
         grid = Grid(key, role, sigma, scores[key], psnr(clean, estimate), _to_png(row))
         if role == "worst":
             top, left = _worst_region(error, CROP)
             window = (slice(top, top + CROP), slice(left, left + CROP))
             crops = np.concatenate(
-                [clean[window], np.clip(noisy[window], 0, 1), np.clip(estimate[window], 0, 1), error[window]], axis=1
+                [
+                    clean[window],
+                    np.clip(noisy[window], 0, 1),
+                    np.clip(estimate[window], 0, 1),
+                    _like(error, clean)[window],
+                ],
+                axis=1,
             )
-            grid.crops_png = _to_png(np.kron(crops, np.ones((3, 3))))  # enlarged 3x, nearest neighbour
+            grid.crops_png = _to_png(_enlarged(crops, 3))
         grids.append(grid)
     return grids
