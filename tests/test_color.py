@@ -244,7 +244,7 @@ def test_a_colour_config_on_gray_images_is_refused_before_anything_is_recorded(c
 def test_colour_grid_pieces_keep_the_layout_and_find_the_worst_region():
     from registry.reports.grids import _enlarged, _error_map, _like, _worst_region
 
-    clean = np.random.default_rng(0).uniform(0.2, 0.8, (40, 50, 3)).astype(np.float32)
+    clean = np.round(np.random.default_rng(0).uniform(0.2, 0.8, (40, 50, 3)) * 255) / 255  # on the 8-bit grid
     estimate = clean.copy()
     estimate[30:38, 34:42, 1] += 0.3  # one channel wrong in one place
     error = _error_map(clean, estimate)
