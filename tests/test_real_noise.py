@@ -76,6 +76,11 @@ def test_a_paired_dataset_records_and_copies_each_noisy_file(paired, capsys):
     # unpaired datasets show no such field
     code, out, _ = cli(capsys, "data", "show", "tiny", "--json")
     assert "noisy_file" not in json.loads(out)["image_list"][0]
+    # the datasheets say which dataset is paired
+    for name, paired_answer in (("pairs", "yes: a paired dataset"), ("tiny", "not paired")):
+        code, out, err = cli(capsys, "data", "show", name, "--datasheet", "--json")
+        answers = {a["question"]: a["answer"] for a in json.loads(out)}
+        assert paired_answer in answers["Is there a label or target associated with each instance?"], name
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
     licenses = Counter(i.license for i in images)
     modes = Counter(f"{i.mode}{' -> ' + i.conversion if i.conversion else ''}" for i in images)
     sizes = Counter(f"{i.width}x{i.height}" for i in images)
+    paired = sum(1 for i in images if i.noisy is not None)
     attributions = sorted({i.attribution for i in images if i.attribution})
     sources = sorted({i.source for i in images if i.source})
     notes = sorted({i.notes for i in images if i.notes})
@@ -72,12 +73,18 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         qa(
             "Composition",
             "What data does each instance consist of?",
-            f"image files; modes {dict(modes)}; sizes {dict(sizes.most_common(5))}",
+            f"image files; modes {dict(modes)}; sizes {dict(sizes.most_common(5))}"
+            + (f"; paired: {paired} of {len(images)} clean images have a real noisy file" if paired else ""),
         ),
         qa(
             "Composition",
             "Is there a label or target associated with each instance?",
-            "no: images only (clean targets for denoising)",
+            (
+                f"yes: a paired dataset; each of {paired} clean images is the target of its real noisy file "
+                "(the manifest's noisy_file), so it measures real camera noise"
+                if paired
+                else "no: images only (clean targets for denoising); not paired with real noisy files"
+            ),
         ),
         qa("Composition", "Are there recommended data splits?", None),
         qa(
