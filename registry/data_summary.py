@@ -44,9 +44,13 @@ def training_data(session: Session, run: Run) -> dict[str, Any]:
                 "images_used": 0,
                 "licenses": Counter(),
                 "attributions": set(),
+                "modes": Counter(),  # Pillow modes of the files: L gray, RGB colour, I;16 16-bit...
+                "paired": 0,  # images with a real noisy file (a paired dataset)
             },
         )
         entry["images_used"] += 1
+        entry["modes"][image.mode] += 1
+        entry["paired"] += image.noisy is not None
         entry["licenses"][image.license] += 1
         if image.attribution:
             entry["attributions"].add(image.attribution)
@@ -55,6 +59,7 @@ def training_data(session: Session, run: Run) -> dict[str, Any]:
             withdrawn_since.append(f"{image.dataset.name}/{image.image_id}")
     for entry in datasets.values():
         entry["licenses"] = dict(sorted(entry["licenses"].items()))
+        entry["modes"] = dict(sorted(entry["modes"].items()))
         entry["attributions"] = sorted(entry["attributions"])
     licenses = sorted({lic for entry in datasets.values() for lic in entry["licenses"]})
     return {

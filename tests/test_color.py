@@ -221,6 +221,7 @@ def test_a_tiny_colour_run_trains_evaluates_on_rgb_and_audits_identical(color_wo
         with Image.open(io.BytesIO(png)) as drawn:
             assert drawn.mode == "RGB"
     assert cli(capsys, "report", run_id, "--out", tmp_path / "colour.html")[0] == 0
+    assert "<td>RGB (" in (tmp_path / "colour.html").read_text()  # the channels of the data it trained on
     # a colour model is not scored on a gray dataset: one line, exit 2
     assert_one_line_error(*cli(capsys, "eval", run_id, "--dataset", "tiny"), "image tiny/img")
     # real colour noise, blind: one sigma estimated per image, the files' own PSNR beside

@@ -172,6 +172,7 @@ def render_html(facts: dict, media: list[RunMedia], shared: list[Figure]) -> str
         fmt=fmt,
         kv=kv,
         table=html_table,
+        dataset_modes=dataset_modes,
         crop=CROP,
     )
 
@@ -232,6 +233,12 @@ def front_matter(facts: dict) -> dict[str, Any]:
     }
 
 
+def dataset_modes(dataset: dict) -> str:
+    """The channels of a dataset's images used, e.g. "RGB (12), L (3); paired with real noise (12)"."""
+    modes = ", ".join(f"{mode} ({count})" for mode, count in dataset.get("modes", {}).items())
+    return modes + (f"; paired with real noise ({dataset['paired']})" if dataset.get("paired") else "")
+
+
 def render_markdown(facts: dict, media: list[RunMedia], asset_folder: str) -> str:
     environment = Environment(loader=PackageLoader("registry.reports"), autoescape=False, trim_blocks=False)
     datasets = [
@@ -241,6 +248,7 @@ def render_markdown(facts: dict, media: list[RunMedia], asset_folder: str) -> st
                 "source": x["source"],
                 "licences": ", ".join(f"{k} ({v})" for k, v in x["licenses"].items()),
                 "images used": x["images_used"],
+                "modes": dataset_modes(x),
                 "version": x["content_hash"][:16],
             }
             for x in run["data"]["datasets"]
