@@ -31,8 +31,8 @@ def random_model_folder(folder: Path, keys: Path, identity: bool = False, **mode
         for parameter in network.parameters():  # unit gain: the default init leaves every block the identity
             fan_in = parameter[0].numel() if parameter.ndim > 1 else 1
             parameter.normal_(0, fan_in**-0.5)
-        last.weight *= 0.0 if identity else 0.1
-        last.bias *= 0.0 if identity else 0.1
+        last.weight *= 0.0 if identity else 0.02  # a residual of a denoiser's size
+        last.bias *= 0.0 if identity else 0.02
     weights = weights_to_bytes(network)
     folder.mkdir(parents=True)
     (folder / WEIGHTS_FILE).write_bytes(weights)
