@@ -25,6 +25,7 @@ from denoiser.inference import estimate_sigma
 from denoiser.tiling import denoise_tiled
 from denoiser.ycbcr import LUMA_NOISE_GAIN, rgb_to_ycbcr, ycbcr_to_rgb
 from registry.errors import RegistryError
+from registry.photos import Photo
 
 DIRECT = "direct"  # the model's own channels
 GRAY_ON_COLOUR_MODEL = "gray-replicated"  # a gray photo through a colour model
@@ -73,25 +74,32 @@ def estimate_noise(pixels: np.ndarray, estimator: str) -> float:
 
 def denoise_photo(
     network: nn.Module,
-    pixels: np.ndarray,
+    photo: Photo,
     plan: ChannelPlan,
     sigma: float | None,
     estimator: str = "pca",
     steps: int = 1,
     tile: int = 0,
-) -> tuple[np.ndarray, float]:
-    """The denoised pixels (the photo's shape, float32, unclipped) and the sigma the model was given.
+) -> float:
+    """Replace `photo.pixels` by their denoised version (same shape, float32, unclipped).
 
-    `sigma` None: estimated from what the model sees (blind mode).
+    Returns the sigma the model was given (`sigma` None: estimated from what the model
+    sees, blind mode). The noisy pixels are let go as soon as they are converted, so a
+    large photo is held about twice (noisy and clean), not three or four times.
     """
+    noisy, photo.pixels = photo.pixels, None
     if plan.mode == LUMINANCE:
-        y, cb, cr = rgb_to_ycbcr(pixels)
+        y, cb, cr = rgb_to_ycbcr(noisy)
+        del noisy
         level = estimate_noise(y, estimator) if sigma is None else sigma * LUMA_NOISE_GAIN
         y = denoise_tiled(network, y, level, steps, tile)
-        return ycbcr_to_rgb(y, cb, cr), level
-    if plan.mode == GRAY_ON_COLOUR_MODEL:
-        level = estimate_noise(pixels, estimator) if sigma is None else sigma
-        rgb = denoise_tiled(network, np.repeat(pixels[..., None], 3, axis=2), level, steps, tile)
-        return rgb.mean(axis=2, dtype=np.float32), level
-    level = estimate_noise(pixels, estimator) if sigma is None else sigma
-    return denoise_tiled(network, pixels, level, steps, tile), level
+        photo.pixels = ycbcr_to_rgb(y, cb, cr)
+    elif plan.mode == GRAY_ON_COLOUR_MODEL:
+        level = estimate_noise(noisy, estimator) if sigma is None else sigma
+        replicated = np.repeat(noisy[..., None], 3, axis=2)
+        del noisy
+        photo.pixels = denoise_tiled(network, replicated, level, steps, tile).mean(axis=2, dtype=np.float32)
+    else:
+        level = estimate_noise(noisy, estimator) if sigma is None else sigma
+        photo.pixels = denoise_tiled(network, noisy, level, steps, tile)
+    return level

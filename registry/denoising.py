@@ -180,22 +180,16 @@ def denoise_files(
             with reporter.progress("denoising" + (" and signing" if signer else ""), len(plan)) as update:
                 for index, (path, target) in enumerate(plan.items(), start=1):
                     photo = read_photo(copies[path], budget, shown=path)
-                    clean, sigma = denoise_photo(
-                        model.network,
-                        photo.pixels,
-                        channels[path],
-                        options.sigma,
-                        options.estimator,
-                        options.steps,
-                        options.tile,
+                    rule = channels[path]
+                    sigma = denoise_photo(
+                        model.network, photo, rule, options.sigma, options.estimator, options.steps, options.tile
                     )
-                    photo.pixels = clean  # the noisy pixels are no longer needed: let them go
                     item = DenoisedFile(path, target, digests[path], "", "", sigma, options.blind)
-                    item.channels = channels[path].describe() | {"photo": photo.describe()}
-                    if channels[path].mode == LUMINANCE and options.sigma is not None:
+                    item.channels = rule.describe() | {"photo": photo.describe()}
+                    if rule.mode == LUMINANCE and options.sigma is not None:
                         item.channels["sigma_rgb"] = options.sigma  # the model got the noise left in Y
                     item.manifest = _write(item, photo, copies[path], checks[path], facts, options, workspace, signer)
-                    del photo, clean
+                    del photo
                     item.output_sha256 = sha256_file(target)
                     done.append(item)
                     update(index, path.name)

@@ -82,12 +82,12 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, shown: Path | N
     shown = shown or path
     with _opened(path, shown) as image:
         check_budget(image.width, image.height, max_pixels, shown)
-        orientation = int(image.getexif().get(ORIENTATION_TAG, 1) or 1)
         icc = image.info.get("icc_profile") or None
         try:
+            orientation = _orientation(image)
             if _sixteen_bit_colour(image, path):
-                raw, mode = _read_sixteen_bit_colour(path, image.format), "RGBA;16"
-                mode = mode if raw.shape[-1] == 4 else "RGB;16"
+                raw = _read_sixteen_bit_colour(path, image.format)
+                mode = "RGBA;16" if raw.shape[-1] == 4 else "RGB;16"
             else:
                 raw, mode = _read_with_pillow(image)
         except (OSError, SyntaxError, ValueError) as exc:
@@ -125,6 +125,12 @@ def _opened(path: Path, shown: Path) -> Iterator[Image.Image]:
         if getattr(image, "n_frames", 1) > 1:
             raise RegistryError(f"multi-frame images are not supported: {shown}")
         yield image
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1-8; 1 when absent or not a valid value)."""
+    value = image.getexif().get(ORIENTATION_TAG, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _sixteen_bit_colour(image: Image.Image, path: Path) -> bool:
