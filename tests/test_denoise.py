@@ -124,7 +124,7 @@ def test_unknown_model_and_unreadable_image(exported, tmp_path, capsys):
     bad.write_bytes(b"\x89PNG not really")
     code, _, err = cli(capsys, "denoise", "no-such-model", good, "--out", tmp_path / "o", "--sigma", 25)
     assert code == 2 and "no run" in err
-    code, _, err = cli(capsys, "denoise", folder, good, bad, "--out", tmp_path / "o", "--sigma", 25)
+    code, _, err = cli(capsys, "denoise", folder, good, bad, "--out", tmp_path / "o", "--sigma", 25, "--luminance")
     assert code == 2 and "broken.png" in err
     assert not (tmp_path / "o").exists()  # a bad file stops the batch before any output
     code, _, err = cli(capsys, "denoise", folder, tmp_path / "missing.png", "--out", tmp_path / "o", "--sigma", 25)

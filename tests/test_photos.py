@@ -282,7 +282,10 @@ def test_the_budget_is_checked_before_decoding(tmp_path):
         read_photo(tmp_path / "bomb.png")
 
 
-MEMORY_BOUND_MB = 1500  # what the whole image took through this tiny model: 2.4 GB
+# Measured here: 1.5 GB in 512-pixel tiles (1.1 GB of it is the process before any photo:
+# torch, OpenCV, C2PA, model signing), 2.3 GB for the whole image at once through the same
+# tiny network. (The reference U-Net, default tiles, --luminance: 2.2 GB; whole: 18.6 GB.)
+MEMORY_BOUND_MB = 1900
 
 
 def test_a_6000_by_4000_photo_stays_under_a_memory_bound(models, tmp_path):
@@ -299,7 +302,7 @@ def test_a_6000_by_4000_photo_stays_under_a_memory_bound(models, tmp_path):
     # A fresh interpreter runs it, so the peak is that of `registry denoise` alone.
     measure = (
         "import resource, subprocess, sys; "
-        f"code = subprocess.run({command!r}).returncode; "
+        f"code = subprocess.run({command!r}, stdout=subprocess.DEVNULL).returncode; "
         "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     result = subprocess.run([sys.executable, "-c", measure], capture_output=True, text=True, cwd=ROOT)
