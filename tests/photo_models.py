@@ -12,7 +12,7 @@ import torch
 from denoiser.checkpoints import weights_to_bytes
 from denoiser.config import config_from_dict
 from denoiser.networks import build_network
-from provenance.keys import CA_CERT, create_development_keys
+from provenance.keys import CA_CERT, create_development_keys, load_development_keys
 from registry.model_folders import sign_model_folder
 from registry.run_models import FORMAT_VERSION, MODEL_FILE, WEIGHTS_FILE
 
@@ -46,10 +46,6 @@ def random_model_folder(folder: Path, keys: Path, identity: bool = False, **mode
         "trained_sigma_range": [5.0, 50.0],
     }
     (folder / MODEL_FILE).write_text(json.dumps(record, indent=2))
-    credentials = create_development_keys(keys) if not (keys / CA_CERT).exists() else None
-    if credentials is None:
-        from provenance.keys import load_development_keys
-
-        credentials = load_development_keys(keys)
+    credentials = load_development_keys(keys) if (keys / CA_CERT).exists() else create_development_keys(keys)
     sign_model_folder(folder, credentials)
     return folder

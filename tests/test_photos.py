@@ -109,6 +109,8 @@ def test_luminance_keeps_cb_and_cr_and_the_manifest_says_so(models, tmp_path, ca
     channels = json.loads(out)[0]["channels"]
     assert channels["input"] == 3 and channels["output"] == 3 and channels["model"] == 1
     assert channels["mode"] == "luminance" and channels["sigma_rgb"] == 25
+    # The model was given the noise left in Y by noise of sigma 25 in each of R, G and B.
+    assert json.loads(out)[0]["sigma"] == pytest.approx(25 * np.sqrt(0.299**2 + 0.587**2 + 0.114**2))
     code, out, _ = cli(capsys, "verify", tmp_path / "out" / "colour.png")
     assert "channels: 3 in, 3 out, model 1 (luminance:" in out
 
@@ -201,6 +203,27 @@ def test_a_palette_png_becomes_rgb(models, tmp_path, capsys):
     written = Image.open(tmp_path / "out" / "transparent.png")
     assert written.mode == "RGBA"
     assert np.array_equal(np.asarray(written), np.asarray(Image.open(files[1]).convert("RGBA")))
+
+
+def test_cmyk_becomes_rgb_and_its_profile_is_not_carried(models, tmp_path, capsys):
+    """A CMYK profile describes ink, not the RGB pixels written: carrying it would misstate them."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # stands in for a CMYK profile
+    Image.fromarray(photo(21)).convert("CMYK").save(tmp_path / "print.jpg", quality=95, icc_profile=profile)
+    code, _, err = denoise(capsys, models, models.colour, tmp_path / "print.jpg", "--out", tmp_path / "o", "--no-sign")
+    assert code == 0, err
+    written = Image.open(tmp_path / "o" / "print.png")
+    assert written.mode == "RGB" and "icc_profile" not in written.info
+
+
+def test_tiling_a_groupnorm_model_warns(tmp_path, capsys):
+    keys = tmp_path / "keys"
+    model = random_model_folder(tmp_path / "gn", keys, channels=3, norm="group")
+    Image.fromarray(photo(22)).save(tmp_path / "colour.png")
+    args = ("denoise", model, tmp_path / "colour.png", "--sigma", 25, "--trust", keys / CA_CERT, "--no-sign")
+    code, _, err = cli(capsys, *args, "--out", tmp_path / "tiled", "--tile", 16)
+    assert code == 0 and "GroupNorm or attention" in err and "--tile 0" in err
+    code, _, err = cli(capsys, *args, "--out", tmp_path / "whole", "--tile", 0)
+    assert code == 0 and "GroupNorm" not in err
 
 
 def sixteen_bit_rgb(seed: int) -> np.ndarray:
