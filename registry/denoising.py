@@ -6,9 +6,9 @@ sees of them); each output goes to OUT/<input stem>.png (or .jpg), 8-bit or 16-b
 the input's channels, and is signed with a C2PA manifest unless signing is turned off.
 Large photos are denoised in overlapping tiles (denoiser.tiling), so memory follows the
 tile, not the photo; every photo's size is checked against a pixel budget before it is
-decoded. Every input is checked first: one that cannot
-be decoded, or whose own C2PA manifest fails verification, stops the batch before any
-output is written or any key is created. Inside a workspace every output is recorded
+decoded. Every input is checked first: one that cannot be decoded or used as asked, or
+whose own C2PA manifest fails verification, stops the batch before any output is
+written or any key is created. Inside a workspace every output is recorded
 (one transaction for the batch); outside one nothing is recorded.
 """
 
