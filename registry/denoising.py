@@ -202,7 +202,7 @@ def denoise_files(
 def _check_photo(photo: Photo, model: LoadedModel, options: DenoiseOptions, shown: Path) -> ChannelPlan:
     """The photo's channel plan, refusing what cannot be denoised or written as asked."""
     plan = plan_channels(model.config.model.channels, photo.channels, options.luminance, shown)
-    problem = output_problem(plan.output, photo.alpha is not None, options.bits, options.format)
+    problem = output_problem(photo.alpha is not None, options.format)
     if problem:
         raise RegistryError(f"{shown}: {problem}")
     return plan

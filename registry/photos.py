@@ -3,7 +3,8 @@
 A photo is read upright (its EXIF orientation applied), as float32 gray (H, W) or RGB
 (H, W, 3) in [0, 1]: palette images become RGB (RGBA when they have a transparent
 colour), CMYK and other colour spaces RGB; 16-bit colour PNG and TIFF are read at 16 bits
-(Pillow holds no 16-bit RGB: OpenCV decodes the PNG, tifffile the TIFF). Its alpha
+(Pillow holds no 16-bit RGB: OpenCV decodes the PNG, tifffile the TIFF), and so is
+16-bit gray with alpha (which Pillow would turn into 8-bit RGBA). Its alpha
 channel is kept as stored and written back untouched (bit for bit when the output has the
 input's bit depth; otherwise scaled exactly, x257, or rounded, /257), and its embedded ICC
 profile is carried into the output (unless the pixels were converted out of the space it
@@ -30,6 +31,8 @@ from registry.errors import RegistryError
 DEFAULT_MAX_PIXELS = 120_000_000  # a 100-megapixel camera (11648 x 8736) fits
 BUDGET_HINT = "raise it with --max-pixels N or `registry config set max-pixels N`"
 ORIENTATION_TAG = 0x0112
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GRAY_ALPHA_16, COLOUR_16 = "gray+alpha 16", "colour 16"  # 16-bit layouts Pillow would truncate
 SIXTEEN_BIT_GRAY = {"I;16", "I;16B", "I;16L", "I"}
 TO_RGB = {
     "P": "RGB",
@@ -85,7 +88,10 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, shown: Path | N
         icc = image.info.get("icc_profile") or None
         try:
             orientation = _orientation(image)
-            if _sixteen_bit_colour(image, path):
+            kind = _beyond_pillow(image, path)
+            if kind == GRAY_ALPHA_16:
+                raw, mode = _decode_png_16(path)[..., [0, 3]], "LA;16"  # OpenCV gives it as BGRA
+            elif kind:
                 raw = _read_sixteen_bit_colour(path, image.format)
                 mode = "RGBA;16" if raw.shape[-1] == 4 else "RGB;16"
             else:
@@ -133,16 +139,19 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _sixteen_bit_colour(image: Image.Image, path: Path) -> bool:
+def _beyond_pillow(image: Image.Image, path: Path) -> str | None:
+    """Which 16-bit layout Pillow would truncate to 8 bits (None: Pillow reads it as it is)."""
     if image.format == "PNG":
         with open(path, "rb") as handle:
             header = handle.read(26)  # signature, IHDR length and type, width, height, depth, colour type
-        return header[24] == 16 and header[25] in (2, 6)  # truecolour, with or without alpha
+        if header[24] != 16:
+            return None
+        return COLOUR_16 if header[25] in (2, 6) else GRAY_ALPHA_16 if header[25] == 4 else None
     if image.format == "TIFF":
         bits = image.tag_v2.get(258, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
-        return max(bits) == 16 and image.tag_v2.get(277, 1) >= 3
-    return False
+        return COLOUR_16 if max(bits) == 16 and image.tag_v2.get(277, 1) >= 3 else None
+    return None
 
 
 def _read_sixteen_bit_colour(path: Path, format: str) -> np.ndarray:
@@ -156,15 +165,21 @@ def _read_sixteen_bit_colour(path: Path, format: str) -> np.ndarray:
             if page.axes.startswith("S"):  # planar: one plane per sample
                 raw = np.moveaxis(raw, 0, -1)
     else:
-        import cv2  # imported here: only 16-bit colour PNGs need it
-
-        # IMREAD_UNCHANGED keeps 16 bits and alpha and ignores orientation (applied like every other path).
-        raw = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise ValueError("OpenCV cannot decode it")
+        raw = _decode_png_16(path)
         raw = raw[..., [2, 1, 0, 3][: raw.shape[-1]]]  # BGR(A) -> RGB(A)
     if raw.dtype != np.uint16 or raw.ndim != 3 or raw.shape[-1] not in (3, 4):
         raise ValueError(f"expected 16-bit RGB or RGBA samples, found {raw.dtype} {raw.shape}")
+    return raw
+
+
+def _decode_png_16(path: Path) -> np.ndarray:
+    """A 16-bit PNG as OpenCV decodes it: BGR or BGRA uint16 (gray with alpha comes as BGRA)."""
+    import cv2  # imported here: only 16-bit PNGs need it
+
+    # IMREAD_UNCHANGED keeps 16 bits and alpha and ignores orientation (applied like every other path).
+    raw = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ValueError("OpenCV cannot decode it")
     return raw
 
 
@@ -199,12 +214,10 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return transforms[orientation](pixels) if orientation in transforms else pixels
 
 
-def output_problem(channels: int, alpha: bool, bits: int, format: str) -> str | None:
+def output_problem(alpha: bool, format: str) -> str | None:
     """Why an output of this form cannot be written (None when it can): checked before anything is."""
     if alpha and format == "jpeg":
         return "JPEG has no alpha channel; use --format png to keep it"
-    if alpha and channels == 1 and bits == 16:
-        return "a 16-bit gray image with alpha cannot be written; use --bits 8"
     return None
 
 
@@ -221,7 +234,9 @@ def write_photo(
     if alpha is not None:
         values = np.dstack([values, _rescale(alpha, values.dtype)])
     extra = {"icc_profile": icc_profile} if icc_profile else {}
-    if bits == 16 and values.ndim == 3:  # 16-bit colour: Pillow cannot hold it, OpenCV writes it
+    if bits == 16 and values.ndim == 3 and values.shape[-1] == 2:  # 16-bit gray+alpha: neither can hold it
+        path.write_bytes(_with_icc_chunk(_gray_alpha_png(values), icc_profile))
+    elif bits == 16 and values.ndim == 3:  # 16-bit colour: Pillow cannot hold it, OpenCV writes it
         import cv2
 
         ok, encoded = cv2.imencode(".png", values[..., [2, 1, 0, 3][: values.shape[-1]]])
@@ -248,14 +263,27 @@ def _rescale(alpha: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return alpha  # untouched, bit for bit
     if dtype == np.uint16:
         return alpha.astype(np.uint16) * np.uint16(257)  # exact: 255 -> 65535
-    return np.rint(alpha / 257.0).astype(np.uint8)
+    return ((alpha.astype(np.uint32) + 128) // 257).astype(np.uint8)  # round(alpha / 257); 257 is odd: no ties
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _gray_alpha_png(values: np.ndarray) -> bytes:
+    """(H, W, 2) uint16 as a PNG of colour type 4, depth 16 (rows unfiltered: filter byte 0)."""
+    height, width, _ = values.shape
+    rows = np.zeros((height, 1 + width * 4), dtype=np.uint8)
+    rows[:, 1:] = values.astype(">u2").reshape(height, -1).view(np.uint8)  # big-endian samples, G then A
+    header = struct.pack(">IIBBBBB", width, height, 16, 4, 0, 0, 0)
+    pixels = _chunk(b"IDAT", zlib.compress(rows.tobytes()))
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + pixels + _chunk(b"IEND", b"")
 
 
 def _with_icc_chunk(png: bytes, icc_profile: bytes | None) -> bytes:
     """Insert an iCCP chunk right after IHDR (where the PNG specification wants it)."""
     if not icc_profile:
         return png
-    data = b"ICC Profile\x00\x00" + zlib.compress(icc_profile)  # name, NUL, compression method 0
-    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data))
+    chunk = _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))  # name, NUL, method 0
     end_of_ihdr = 8 + 4 + 4 + 13 + 4  # signature, then IHDR's length, type, 13 data bytes, CRC
     return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]

@@ -267,6 +267,37 @@ def test_16_bit_colour_with_alpha_keeps_its_alpha(models, tmp_path, capsys):
     assert np.array_equal(written[..., [2, 1, 0, 3]], rgba)
 
 
+def gray_alpha_16_png(path: Path, gray: np.ndarray, alpha: np.ndarray) -> None:
+    """A 16-bit gray+alpha PNG, written by hand (colour type 4: Pillow would read it as 8-bit RGBA)."""
+    height, width = gray.shape
+    samples = np.dstack([gray, alpha]).astype(">u2").reshape(height, -1).view(np.uint8)
+    rows = np.hstack([np.zeros((height, 1), np.uint8), samples]).tobytes()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([16, 4, 0, 0, 0])
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
+
+
+def test_16_bit_gray_with_alpha_stays_gray_and_16_bit(models, tmp_path, capsys):
+    gray, alpha = sixteen_bit_rgb(23)[..., 0], sixteen_bit_rgb(24)[..., 0]
+    gray_alpha_16_png(tmp_path / "ga.png", gray, alpha)
+    assert read_photo(tmp_path / "ga.png").mode == "LA;16"
+    args = (tmp_path / "ga.png", "--no-sign")
+    code, _, err = denoise(capsys, models, models.identity, *args, "--out", tmp_path / "o16", "--bits", 16)
+    assert code == 0, err
+    written = cv2.imread(str(tmp_path / "o16" / "ga.png"), cv2.IMREAD_UNCHANGED)  # gray+alpha comes as BGRA
+    assert np.array_equal(written[..., 0], gray) and np.array_equal(written[..., 3], alpha)
+    code, _, err = denoise(capsys, models, models.identity, *args, "--out", tmp_path / "o8")
+    assert code == 0, err
+    written = Image.open(tmp_path / "o8" / "ga.png")
+    assert written.mode == "LA"
+    assert np.array_equal(np.asarray(written)[..., 1], np.rint(alpha / 257).astype(np.uint8))
+
+
 def test_over_the_pixel_budget_one_line_exit_2_nothing_written(models, tmp_path, capsys):
     Image.fromarray(photo(18)).save(tmp_path / "big.png")  # 45 x 37 = 1665 pixels
     code, _, err = denoise(
