@@ -1,10 +1,14 @@
 """`registry denoise`: run a model on image files, write same-size outputs, sign them.
 
-Inputs may be 8- or 16-bit PNG, JPEG or TIFF (colour is used as its luminance); each
-output goes to OUT/<input stem>.png (or .jpg), 8-bit or 16-bit, and is signed with a
-C2PA manifest unless signing is turned off. Every input is checked first: one that cannot
-be decoded, or whose own C2PA manifest fails verification, stops the batch before any
-output is written or any key is created. Inside a workspace every output is recorded
+Inputs may be 8- or 16-bit PNG, JPEG or TIFF, gray or colour (registry.photos reads them
+upright, with their alpha and ICC profile; registry.channel_rules says what the model
+sees of them); each output goes to OUT/<input stem>.png (or .jpg), 8-bit or 16-bit, with
+the input's channels, and is signed with a C2PA manifest unless signing is turned off.
+Large photos are denoised in overlapping tiles (denoiser.tiling), so memory follows the
+tile, not the photo; every photo's size is checked against a pixel budget before it is
+decoded. Every input is checked first: one that cannot be decoded or used as asked, or
+whose own C2PA manifest fails verification, stops the batch before any output is
+written or any key is created. Inside a workspace every output is recorded
 (one transaction for the batch); outside one nothing is recorded.
 """
 
@@ -23,13 +27,12 @@ import numpy as np
 from PIL import Image
 
 from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS
-from denoiser.images import ImageError, load_gray
-from denoiser.inference import denoise
-from denoiser.inference import estimate_sigma as estimate
+from denoiser.tiling import DEFAULT_TILE, is_local
 from provenance.anchors import Anchor
 from provenance.pixels import pixel_sha256
 from provenance.rights import ALLOWED, assertion, explain, summarize
 from provenance.signing import SigningError, SignRequest, sign_image
+from registry.channel_rules import LUMINANCE, ChannelPlan, denoise_photo, plan_channels
 from registry.db import utcnow
 from registry.environment import code_version, current_user
 from registry.errors import RegistryError
@@ -38,11 +41,12 @@ from registry.manifests import sha256_file
 from registry.model_resolution import WithdrawnTraining
 from registry.models import Output
 from registry.output_facts import InputCheck, check_input, model_facts, training_mining
+from registry.photos import DEFAULT_MAX_PIXELS, Photo, output_problem, read_photo, write_photo
 from registry.reporting import Reporter
 from registry.run_models import LoadedModel
 from registry.signing_keys import ResolvedSigner, credentials_summary
 from registry.withdrawals import LISTED
-from registry.workspace import Workspace
+from registry.workspace import Workspace, setting
 
 MAX_SIGMA = 255.0
 SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
@@ -58,6 +62,9 @@ class DenoiseOptions:
     format: str = "png"
     thumbnail: bool = False  # a C2PA thumbnail in the manifest (off: ~4 KB instead of ~1 MB)
     accept_invalid_input: bool = False  # denoise an input whose own manifest fails verification (recorded)
+    luminance: bool = False  # a gray model on colour photos: denoise Y, keep Cb and Cr
+    tile: int = DEFAULT_TILE  # core side of the tiles a large photo is denoised in; 0: the whole image at once
+    max_pixels: int | None = None  # pixel budget per photo; None: the workspace's max-pixels, else the default
 
 
 @dataclass
@@ -69,6 +76,7 @@ class DenoisedFile:
     pixel_sha256: str
     sigma: float
     sigma_estimated: bool
+    channels: dict[str, Any] = field(default_factory=dict)  # ChannelPlan.describe()
     manifest: dict[str, Any] | None = field(default=None)  # what the signature says, when signed
 
 
@@ -87,6 +95,18 @@ def check_options(options: DenoiseOptions) -> None:
         raise RegistryError(f"--steps must be between 1 and 16, got {options.steps}")
     if options.estimator not in ESTIMATORS:
         raise RegistryError(f"--estimator must be one of {', '.join(ESTIMATORS)}, got {options.estimator!r}")
+    if options.tile < 0:
+        raise RegistryError(f"--tile must be 0 (whole image) or a tile side in pixels, got {options.tile}")
+    if options.max_pixels is not None and options.max_pixels < 1:
+        raise RegistryError(f"--max-pixels must be a positive number of pixels, got {options.max_pixels}")
+
+
+def pixel_budget(options: DenoiseOptions, workspace: Workspace | None) -> int:
+    """--max-pixels, else the workspace's `max-pixels` setting, else the default (a 100 MP photo fits)."""
+    if options.max_pixels is not None:
+        return options.max_pixels
+    configured = setting(workspace.root, "max-pixels") if workspace is not None else None
+    return int(configured) if configured else DEFAULT_MAX_PIXELS
 
 
 def plan_outputs(inputs: list[Path], out: Path, suffix: str = ".png") -> dict[Path, Path]:
@@ -133,12 +153,14 @@ def denoise_files(
         # One private copy of each input is decoded, hashed, checked and named as the
         # ingredient: a file that changes after its check cannot slip into the signature.
         copies = _snapshot(plan, Path(private))
-        images, digests, checks = {}, {}, {}
+        budget = pixel_budget(options, workspace)
+        channels, digests, checks, largest = {}, {}, {}, 0
         for path, copy in copies.items():  # check everything first: a bad file stops the batch
-            try:
-                images[path] = load_gray(copy)
-            except ImageError as exc:
-                raise RegistryError(str(exc).replace(str(copy), str(path))) from None
+            # Decoded here to check it, then let go: one photo's pixels are held at a time.
+            photo = read_photo(copy, budget, shown=path)
+            channels[path] = _check_photo(photo, model, options, path)
+            largest = max(largest, *photo.pixels.shape[:2])
+            del photo
             digests[path] = sha256_file(copy)
             checks[path] = check_input(copy, list(anchors), workspace, options.accept_invalid_input, shown=path)
             if checks[path].accepted_invalid:
@@ -146,6 +168,11 @@ def denoise_files(
         low, high = model.config.noise.sigma_min, model.config.noise.sigma_max
         if options.sigma is not None and not low <= options.sigma <= high:
             reporter.warn(f"sigma {options.sigma:g} is outside the range the model was trained on ({low:g}-{high:g})")
+        if 0 < options.tile < largest and not is_local(model.config.model):
+            reporter.warn(
+                "this model uses GroupNorm or attention: photos larger than a tile come out slightly different "
+                "from whole-image inference (denoiser/tiling.py); --tile 0 denoises them whole"
+            )
         signer = make_signer() if make_signer else None
         facts = _output_facts(workspace, model, withdrawn) if signer else None
         Path(out).mkdir(parents=True, exist_ok=True)
@@ -153,11 +180,17 @@ def denoise_files(
         try:
             with reporter.progress("denoising" + (" and signing" if signer else ""), len(plan)) as update:
                 for index, (path, target) in enumerate(plan.items(), start=1):
-                    noisy = images[path]
-                    sigma = estimate(noisy, options.estimator) if options.blind else options.sigma
+                    photo = read_photo(copies[path], budget, shown=path)
+                    rule = channels[path]
+                    sigma = denoise_photo(
+                        model.network, photo, rule, options.sigma, options.estimator, options.steps, options.tile
+                    )
                     item = DenoisedFile(path, target, digests[path], "", "", sigma, options.blind)
-                    clean = denoise(model.network, noisy, sigma, options.steps)
-                    item.manifest = _write(item, clean, copies[path], checks[path], facts, options, workspace, signer)
+                    item.channels = rule.describe() | {"photo": photo.describe()}
+                    if rule.mode == LUMINANCE and options.sigma is not None:
+                        item.channels["sigma_rgb"] = options.sigma  # the model got the noise left in Y
+                    item.manifest = _write(item, photo, copies[path], checks[path], facts, options, workspace, signer)
+                    del photo
                     item.output_sha256 = sha256_file(target)
                     done.append(item)
                     update(index, path.name)
@@ -165,6 +198,15 @@ def denoise_files(
             if workspace is not None and done:  # what was written is recorded, even if a later file failed
                 _record(workspace, model, done, options)
     return done
+
+
+def _check_photo(photo: Photo, model: LoadedModel, options: DenoiseOptions, shown: Path) -> ChannelPlan:
+    """The photo's channel plan, refusing what cannot be denoised or written as asked."""
+    plan = plan_channels(model.config.model.channels, photo.channels, options.luminance, shown)
+    problem = output_problem(photo.alpha is not None, options.format)
+    if problem:
+        raise RegistryError(f"{shown}: {problem}")
+    return plan
 
 
 def _snapshot(plan: dict[Path, Path], folder: Path) -> dict[Path, Path]:
@@ -182,7 +224,7 @@ def _snapshot(plan: dict[Path, Path], folder: Path) -> dict[Path, Path]:
 
 def _write(
     item: DenoisedFile,
-    clean: np.ndarray,
+    photo: Photo,
     ingredient: Path,
     input: InputCheck,
     facts: dict[str, Any] | None,
@@ -198,7 +240,7 @@ def _write(
     target = item.output
     staging = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
     try:
-        write_image(clean, staging, options.bits, options.format)
+        write_photo(photo.pixels, staging, options.bits, options.format, photo.alpha, photo.icc_profile)
         item.pixel_sha256 = pixel_sha256(staging)
         if signer is None:
             os.replace(staging, target)
@@ -254,10 +296,14 @@ def _sign(
         "sigma": item.sigma,
         "sigma_estimated": item.sigma_estimated,
         "steps": options.steps,
+        "channels": item.channels,
         "training_mining": explain(decisions),
         "training_mining_reason": "restricted by " + ", ".join(restricted) if restricted else "allowed by every source",
     }
     parameters = {"sigma": round(item.sigma, 4), "sigma_estimated": item.sigma_estimated, "steps": options.steps}
+    parameters["channels"] = f"{item.channels['input']} -> {item.channels['output']}"
+    if item.channels.get("mode") == LUMINANCE:
+        parameters["luminance"] = True
     if options.blind:
         parameters["estimator"] = options.estimator
     request = SignRequest(

@@ -106,6 +106,7 @@ class FileReport:
             "training_mining_entries": v.training_mining_entries if v else {},
             "input": lineage.get("input"),
             "sigma": lineage.get("sigma"),
+            "channels": lineage.get("channels"),  # input/output/model channels and the mode (luminance...)
             "registry": self.registry,
             "withdrawn_training_data": self.withdrawn_training_data,
             "withdrawal_list": self.withdrawal_list,

@@ -116,12 +116,19 @@ def _withdrawals_location(value: str) -> str:
     return value
 
 
+def _max_pixels(value: str) -> str:
+    if not value.isdigit() or int(value) < 1:
+        raise RegistryError(f"max-pixels must be a positive whole number of pixels, got {value!r}")
+    return str(int(value))
+
+
 # Settings `registry config set` may change: name -> (key in config.json, validator).
 SETTINGS = {
     "training-mining": ("training_mining", _mining_policy),
     "tsa-url": ("tsa_url", _http_url),
     "withdrawn-models": ("withdrawn_models", _withdrawn_models),
     "withdrawals-location": ("withdrawals_location", _withdrawals_location),
+    "max-pixels": ("max_pixels", _max_pixels),  # `registry denoise`'s pixel budget per photo
 }
 
 

@@ -56,13 +56,15 @@ def test_exported_model_in_a_fresh_workspace_records_outputs(exported, tmp_path,
     fresh, _ = init_workspace(tmp_path / "fresh")
     monkeypatch.chdir(fresh.root)
     files = inputs(tmp_path / "in")
-    code, out, err = cli(capsys, "denoise", folder, *files, "--out", "out", "--sigma", 25, "--json")
+    # --luminance: colour.jpg is a colour photo and the model is gray
+    code, out, err = cli(capsys, "denoise", folder, *files, "--out", "out", "--sigma", 25, "--json", "--luminance")
     assert code == 0, err
     result = json.loads(out)
     assert result["recorded"] and result["run"] == run_id
     for source in files:
         written = Image.open(fresh.root / "out" / (source.stem + ".png"))
-        assert written.size == Image.open(source).size and written.mode == "L"
+        assert written.size == Image.open(source).size
+        assert written.mode == ("RGB" if source.suffix == ".jpg" else "L")  # the input's channels
     with fresh.store().reader() as session:
         outputs = session.scalars(select(Output)).all()
     assert sorted(o.input_name for o in outputs) == sorted(f.name for f in files)
@@ -90,7 +92,9 @@ def test_outside_a_workspace_nothing_is_recorded_and_16_bit_works(exported, tmp_
 def test_run_id_works_inside_the_workspace(workspace, exported, tmp_path, capsys):
     run_id, _ = exported
     files = inputs(tmp_path / "in")
-    code, _, err = cli(capsys, "denoise", run_id[:12], files[0], "--out", "denoised", "--sigma", 15, "--steps", 2)
+    code, _, err = cli(
+        capsys, "denoise", run_id[:12], files[0], "--out", "denoised", "--sigma", 15, "--steps", 2, "--luminance"
+    )
     assert code == 0, err
     assert (workspace.root / "denoised" / "colour.png").is_file()
 
@@ -120,7 +124,7 @@ def test_unknown_model_and_unreadable_image(exported, tmp_path, capsys):
     bad.write_bytes(b"\x89PNG not really")
     code, _, err = cli(capsys, "denoise", "no-such-model", good, "--out", tmp_path / "o", "--sigma", 25)
     assert code == 2 and "no run" in err
-    code, _, err = cli(capsys, "denoise", folder, good, bad, "--out", tmp_path / "o", "--sigma", 25)
+    code, _, err = cli(capsys, "denoise", folder, good, bad, "--out", tmp_path / "o", "--sigma", 25, "--luminance")
     assert code == 2 and "broken.png" in err
     assert not (tmp_path / "o").exists()  # a bad file stops the batch before any output
     code, _, err = cli(capsys, "denoise", folder, tmp_path / "missing.png", "--out", tmp_path / "o", "--sigma", 25)

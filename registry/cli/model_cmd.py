@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from denoiser.tiling import DEFAULT_TILE
 from provenance.model_signatures import SIGNED
 from registry.cli.options import DbOption, JsonOption, optional_workspace
 from registry.cli.ui import UI
@@ -15,6 +16,7 @@ from registry.exporting import export_run
 from registry.model_folders import sign_model_folder
 from registry.model_resolution import check_withdrawn_training, resolve_model
 from registry.noising import make_noisy
+from registry.photos import DEFAULT_MAX_PIXELS
 from registry.signing_keys import folder_credentials, resolve_signer, tsa_url
 from registry.trust_store import chosen_anchors, model_anchors
 from registry.withdrawals import ListSource
@@ -46,7 +48,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
     app.command(
         "denoise",
-        epilog="Example: registry denoise models/reference noisy.png --out denoised/ --sigma 25",
+        epilog="Example: registry denoise models/reference noisy.png --out denoised/ --sigma 25 "
+        "(a colour photo with a gray model: add --luminance)",
     )(denoise)
     app.command("export", epilog="Example: registry export 20261126-0601 --out models/my-model")(export)
     app.command("noise", epilog="Example: registry noise data/starter/camera.png --level 25 --out noisy/")(noise)
@@ -54,7 +57,9 @@ def register(app: typer.Typer) -> None:
 
 def denoise(
     model: Annotated[str, typer.Argument(help="Run id (prefix) or an exported model folder.")],
-    inputs: Annotated[list[Path], typer.Argument(help="8- or 16-bit PNG, JPEG or TIFF files.", show_default=False)],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="8- or 16-bit PNG, JPEG or TIFF files, gray or colour.", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (the input's name).")],
     sigma: Annotated[float | None, typer.Option("--sigma", help="Noise level on the 8-bit scale.")] = None,
     blind: Annotated[bool, typer.Option("--blind", help="Estimate sigma from each image.")] = False,
@@ -64,6 +69,22 @@ def denoise(
     steps: Annotated[int, typer.Option("--steps", help="Annealed denoising steps K (1 = one step).")] = 1,
     bits: Annotated[int, typer.Option("--bits", help="Output bit depth: 8 or 16.")] = 8,
     format: Annotated[str, typer.Option("--format", help="Output format: png or jpeg.")] = "png",
+    luminance: Annotated[
+        bool,
+        typer.Option("--luminance", help="Gray model on colour photos: denoise Y (ITU-R 601 YCbCr), keep Cb and Cr."),
+    ] = False,
+    tile: Annotated[
+        int,
+        typer.Option("--tile", help="Denoise large photos in tiles of N pixels (bounded memory); 0 = whole image."),
+    ] = DEFAULT_TILE,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pixels",
+            help="Refuse photos over N pixels, checked before decoding "
+            f"(default: the max-pixels setting, else {DEFAULT_MAX_PIXELS:,}).",
+        ),
+    ] = None,
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Write unsigned outputs.")] = False,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -94,9 +115,15 @@ def denoise(
     folder's record, or a signed withdrawal list: --withdrawals or the location the folder
     records) gets a warning, or is refused where the workspace says `withdrawn-models refuse`.
     Inside a workspace every output is recorded; outside one nothing is.
+
+    Colour photos need a colour model, or --luminance with a gray one; outputs keep the
+    input's channels, orientation (applied), alpha and ICC profile. Photos larger than
+    --tile are denoised in overlapping tiles, in memory set by the tile.
     """
     ui = UI(as_json)
-    options = DenoiseOptions(sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input)
+    options = DenoiseOptions(
+        sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input, luminance, tile, max_pixels
+    )
     check_options(options)  # before loading anything
     workspace = optional_workspace(db)
     anchors = chosen_anchors(trust or [])
@@ -114,6 +141,7 @@ def denoise(
             "output": str(d.output),
             "sigma": d.sigma,
             "sigma_estimated": d.sigma_estimated,
+            "channels": d.channels,
             "input_sha256": d.input_sha256,
             "output_sha256": d.output_sha256,
             "signed": d.manifest is not None,

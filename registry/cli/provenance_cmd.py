@@ -96,6 +96,13 @@ def _render_keys(ui: UI, info: dict) -> None:
     )
 
 
+def channels_line(channels: dict) -> str:
+    """'channels: 3 in, 3 out (luminance: ...)' from a manifest's record (its strings are untrusted)."""
+    line = f"channels: {channels.get('input')} in, {channels.get('output')} out, model {channels.get('model')}"
+    detail = channels.get("luminance") or channels.get("gray")
+    return line + (f" ({channels.get('mode')}: {detail})" if detail else "")
+
+
 def verify(
     files: Annotated[list[Path], typer.Argument(help="Signed images or model folders to check.", show_default=False)],
     trust: Annotated[list[Path] | None, typer.Option("--trust", help="Also trust this CA (PEM); repeatable.")] = None,
@@ -131,6 +138,8 @@ def verify(
                 ui.line(
                     f"     audit at signing: {s['latest_audit'] or 'none'}; training/mining: {s['training_mining']}"
                 )
+                if isinstance(s["channels"], dict):
+                    ui.line(f"     {channels_line(s['channels'])}")
             for note in s["notes"]:
                 ui.line(f"     {note}")
 
