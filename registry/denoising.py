@@ -332,15 +332,20 @@ def _sign(
 
 
 def write_image(image: np.ndarray, path: Path, bits: int, format: str = "png") -> None:
-    """Clip to [0, 1] and save as 8- or 16-bit grayscale PNG, or 8-bit JPEG (quality 95)."""
+    """Clip to [0, 1] and save a gray (H, W) image as 8- or 16-bit PNG or 8-bit JPEG (quality 95),
+    or a colour (H, W, 3) one as 8-bit RGB (16-bit colour photos go through registry.photos)."""
+    if image.ndim == 3 and bits != 8:
+        raise ValueError("16-bit colour is written by registry.photos.write_photo")
     scale = 255.0 if bits == 8 else 65535.0
     values = np.round(np.clip(image.astype(np.float64), 0.0, 1.0) * scale)
     if bits == 16:
         Image.fromarray(values.astype(np.uint16)).save(path, format="PNG")
-    elif format == "jpeg":
-        Image.fromarray(values.astype(np.uint8), mode="L").save(path, format="JPEG", quality=95)
+        return
+    pixels = Image.fromarray(values.astype(np.uint8), mode="RGB" if image.ndim == 3 else "L")
+    if format == "jpeg":
+        pixels.save(path, format="JPEG", quality=95)
     else:
-        Image.fromarray(values.astype(np.uint8), mode="L").save(path, format="PNG")
+        pixels.save(path, format="PNG")
 
 
 def _record(workspace: Workspace, model: LoadedModel, done: list[DenoisedFile], options: DenoiseOptions) -> None:

@@ -1,4 +1,6 @@
-"""`registry noise`: make a noisy copy of an image, seeded, as an 8-bit PNG (what users have)."""
+"""`registry noise`: make a noisy copy of an image, seeded, as an 8-bit PNG (what users have).
+
+A colour image gets a colour copy (AWGN drawn independently per channel); a gray one a gray copy."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from denoiser.images import ImageError, load_gray
+from denoiser.images import GRAY_MODES, ImageError, inspect_image, load_image
 from denoiser.noise import add_awgn, add_poisson_gaussian, jpeg_compress
 from registry.denoising import write_image
 from registry.errors import RegistryError
@@ -25,7 +27,7 @@ def make_noisy(source: Path, out: Path, kind: str = "awgn", level: float = 25.0,
     if kind == "poisson-gaussian" and level <= 0:
         raise RegistryError(f"--level (photons at white) must be positive, got {level:g}")
     try:
-        clean = load_gray(source)
+        clean = load_image(source, 1 if inspect_image(source).mode in GRAY_MODES else 3)
     except ImageError as exc:
         raise RegistryError(str(exc)) from None
     rng = np.random.default_rng(seed)

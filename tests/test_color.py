@@ -253,3 +253,17 @@ def test_colour_grid_pieces_keep_the_layout_and_find_the_worst_region():
     top, left = _worst_region(error, 16)
     assert top <= 30 and top + 16 >= 38 and left <= 34 and left + 16 >= 42
     assert _like(error, clean).shape == (40, 50, 3) and _enlarged(clean, 3).shape == (120, 150, 3)
+
+
+def test_registry_noise_keeps_colour_and_draws_each_channel(tmp_path, capsys):
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    Image.fromarray(flat).save(tmp_path / "flat.png")
+    Image.fromarray(flat[..., 0]).save(tmp_path / "gray.png")
+    for name in ("flat.png", "gray.png"):
+        code, _, err = cli(capsys, "noise", tmp_path / name, "--level", 25, "--out", tmp_path / "noisy")
+        assert code == 0, err
+    with Image.open(tmp_path / "noisy" / "flat.png") as colour, Image.open(tmp_path / "noisy" / "gray.png") as gray:
+        assert colour.mode == "RGB" and gray.mode == "L"
+        noise = np.asarray(colour, dtype=np.float64) - 128
+    assert np.std(noise, axis=(0, 1)) == pytest.approx([25, 25, 25], rel=0.1)
+    assert abs(np.corrcoef(noise[..., 0].ravel(), noise[..., 1].ravel())[0, 1]) < 0.1  # drawn independently
