@@ -61,3 +61,11 @@ def test_quickstart_config_is_valid():
     config = load_config(Path(__file__).parent.parent / "configs" / "quickstart.yaml")
     assert isinstance(config, ExperimentConfig)
     assert config.data.datasets == ["starter"]
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_shipped_config_is_valid(path):
+    config = load_config(path)
+    assert config.train.steps >= 1 and config.data.datasets
