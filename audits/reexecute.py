@@ -22,6 +22,7 @@ from pathlib import Path
 from audits.replay import SPEC_VERSION
 from registry.environment import PROJECT_ROOT, code_version
 from registry.models import Run
+from registry.pairs import recorded_noisy_members
 from registry.runs import split_files
 from registry.workspace import Workspace
 
@@ -37,14 +38,12 @@ class Execution:
 def reexecute(workspace: Workspace, run: Run) -> Iterator[Execution]:
     with tempfile.TemporaryDirectory(prefix=f"audit-{run.id}-") as temporary:
         workdir = Path(temporary)
-        spec = {"spec_version": SPEC_VERSION, "config": run.config, "images": {}}
-        for role, members in split_files(run).items():
-            spec["images"][role] = []
-            for index, (key, relative, _sha) in enumerate(members):
-                copy = Path("images") / role / f"{index:05d}{Path(relative).suffix}"
-                (workdir / copy).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(workspace.resolve(relative), workdir / copy)
-                spec["images"][role].append([key, copy.as_posix()])
+        spec = {"spec_version": SPEC_VERSION, "config": run.config}
+        spec["images"] = _copy_members(workspace, workdir, "images", split_files(run))
+        if run.config["noise"]["kind"] == "pairs":  # the real noisy files it trained and is scored on
+            with workspace.store().reader() as session:
+                members = recorded_noisy_members(session, session.get(Run, run.id))
+            spec["noisy"] = _copy_members(workspace, workdir, "noisy", members)
         (workdir / "spec.json").write_text(json.dumps(spec))
 
         with _code_for(run, workdir) as (code_root, notes):
@@ -64,6 +63,21 @@ def reexecute(workspace: Workspace, run: Run) -> Iterator[Execution]:
             else {"error": "the re-execution process wrote no output"}
         )
         yield Execution(output, workdir, notes)
+
+
+def _copy_members(
+    workspace: Workspace, workdir: Path, folder: str, files: dict[str, list[tuple[str, str, str]]]
+) -> dict[str, list[list[str]]]:
+    """Copy each role's files into workdir/folder; role -> [[key, relative copy]] in order."""
+    copied: dict[str, list[list[str]]] = {}
+    for role, members in files.items():
+        copied[role] = []
+        for index, (key, relative, _sha) in enumerate(members):
+            copy = Path(folder) / role / f"{index:05d}{Path(relative).suffix}"
+            (workdir / copy).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(workspace.resolve(relative), workdir / copy)
+            copied[role].append([key, copy.as_posix()])
+    return copied
 
 
 @contextmanager

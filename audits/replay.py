@@ -1,8 +1,9 @@
 """Re-execute a run from a spec file, in a separate process: `python -m audits.replay SPEC OUT`.
 
 The spec holds everything the record says (resolved config, the split's image files in
-order); the output holds what this execution produced (checkpoint hashes and files,
-loss curve, metric table) plus the code and environment it ran with. It calls the very
+order, and for a run trained on pairs their real noisy files under "noisy"); the output
+holds what this execution produced (checkpoint hashes and files, loss curve, metric
+table) plus the code and environment it ran with. It calls the very
 functions `registry train` calls, so a difference means the inputs, code or platform
 changed, not the path through the code. This module is the contract between an audit
 and older code checked out from git: keep its spec and output formats stable.
@@ -22,17 +23,22 @@ SPEC_VERSION = 1
 
 def replay(spec: dict, workdir: Path) -> dict:
     from denoiser.config import config_from_dict
-    from denoiser.evaluation import evaluate
+    from denoiser.evaluation import evaluate_split
     from denoiser.images import load_image
     from denoiser.training import TrainingHooks, train
     from registry.cli.ui import UI
     from registry.environment import code_version, environment
 
     config = config_from_dict(spec["config"])
-    images = {
-        role: {key: load_image(workdir / file, config.model.channels) for key, file in members}
-        for role, members in spec["images"].items()
-    }
+
+    def load(members: dict[str, list]) -> dict[str, dict]:
+        return {
+            role: {key: load_image(workdir / file, config.model.channels) for key, file in group}
+            for role, group in members.items()
+        }
+
+    images = load(spec["images"])
+    noisy = load(spec["noisy"]) if "noisy" in spec else None  # noise.kind pairs: the real noisy files
     checkpoints, losses = [], []
     checkpoint_dir = workdir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
@@ -55,8 +61,16 @@ def replay(spec: dict, workdir: Path) -> dict:
             losses.extend(asdict(point) for point in checkpoint.losses)
 
     with UI().progress("re-executing training", config.train.steps) as update:
-        model = train(config, list(images["train"].values()), list(images["val"].values()), Collect())
-    result = evaluate(model, config.eval, config.train.seed, images["test"], list(images["val"].values()))
+        model = train(
+            config,
+            list(images["train"].values()),
+            list(images["val"].values()),
+            Collect(),
+            train_noisy=None if noisy is None else list(noisy["train"].values()),
+            val_noisy=None if noisy is None else list(noisy["val"].values()),
+        )
+    test_noisy = None if noisy is None else noisy["test"]
+    result = evaluate_split(model, config, images["test"], list(images["val"].values()), test_noisy)
     return {
         "spec_version": SPEC_VERSION,
         "checkpoints": checkpoints,

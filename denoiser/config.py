@@ -78,8 +78,10 @@ class DataConfig:
 
 @dataclass
 class NoiseConfig:
-    # Training noise, drawn per patch. Sigma is on the 8-bit scale.
-    kind: Literal["awgn", "poisson-gaussian", "jpeg"] = "awgn"
+    # Training noise, drawn per patch. Sigma is on the 8-bit scale. "pairs": no synthetic
+    # noise; each crop is cut at the same place from a clean image and its real noisy file
+    # (paired datasets only), and the network is told the crop's measured noise level.
+    kind: Literal["awgn", "poisson-gaussian", "jpeg", "pairs"] = "awgn"
     per: Literal["patch", "image"] = "patch"  # a new level for every patch, or one per source image and step
     schedule: Literal["log-uniform", "uniform", "fixed"] = "log-uniform"  # AWGN sigma
     sigma_min: float = 5.0  # lower end of the AWGN range (or the fixed sigma)
@@ -228,6 +230,9 @@ class ExperimentConfig:
     def validate(self, path: str) -> None:
         if self.data.color_jitter and self.model.channels == 1:
             raise ConfigError("data.color_jitter: needs colour images; set model.channels: 3 or leave it 0")
+        if self.data.color_jitter and self.noise.kind == "pairs":
+            # A colour cast applied to the clean crop would have to be undone in the real noise too.
+            raise ConfigError("data.color_jitter: not with noise.kind pairs (the real noisy file has no such cast)")
         hidden = _hidden_characters(self.name)
         if hidden:
             # The name is printed in tables and embedded in signed outputs: an escape sequence or a

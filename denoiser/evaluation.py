@@ -23,7 +23,7 @@ import numpy as np
 from torch import nn
 
 from denoiser.baselines import BaselineUnavailable, build_baseline
-from denoiser.config import EvalConfig
+from denoiser.config import EvalConfig, ExperimentConfig
 from denoiser.determinism import stream
 from denoiser.inference import denoise, estimate_sigma
 from denoiser.metrics import Lpips, psnr, quantize, ssim
@@ -101,6 +101,22 @@ def evaluate_real(
         for sigma in sigmas or ():
             _score(methods, key, clean, noisy, sigma, sigma, lpips, result)
     return result
+
+
+def evaluate_split(
+    model: nn.Module,
+    config: ExperimentConfig,
+    test_images: dict[str, np.ndarray],
+    val_images: list[np.ndarray],
+    test_noisy: dict[str, np.ndarray] | None = None,
+) -> Evaluation:
+    """A run's own evaluation on its test split: synthetic AWGN at `eval.sigmas`, or, for a
+    run trained on pairs, its test images' real noisy files, blind (as `registry eval` on a
+    paired dataset)."""
+    if config.noise.kind == "pairs":
+        pairs = {key: (clean, test_noisy[key]) for key, clean in test_images.items()}
+        return evaluate_real(model, config.eval, config.train.seed, pairs, val_images)
+    return evaluate(model, config.eval, config.train.seed, test_images, val_images)
 
 
 def _methods(

@@ -3,6 +3,13 @@
 A batch is drawn from stream(seed, "batch", step): which image, where to crop, which
 of the 8 flips/rotations, which sigma and which noise. Nothing carries over from one
 step to the next, which is what makes resuming exact.
+
+With `noise.kind: pairs` the noise is real: `noisy_images[i]` is the noisy shot of
+`images[i]`, and the same draws (image, crop position, flip/rotation) cut both, so the
+streams match a synthetic run's up to the noise. The network is told the crop's
+measured level, std(noisy - clean) on the 8-bit scale over the whole crop (all
+channels): the same quantity a synthetic AWGN crop would be told, and what a user's
+`--sigma` for such a photo means.
 """
 
 from __future__ import annotations
@@ -49,16 +56,48 @@ def color_jitter(patch: np.ndarray, strength: float, rng: np.random.Generator) -
     return np.clip(patch * gains.astype(np.float32), 0.0, 1.0).astype(np.float32)
 
 
+def measured_sigma(clean: np.ndarray, noisy: np.ndarray) -> float:
+    """The real noise level of a pair of crops: std of (noisy - clean), 8-bit scale."""
+    return float(np.std(noisy.astype(np.float64) - clean)) * 255.0
+
+
+def _stacked(clean: np.ndarray, noisy: np.ndarray) -> np.ndarray:
+    """Clean and noisy along a trailing channel axis, so one crop/rotation cuts both alike."""
+    as_channels = [image if image.ndim == 3 else image[..., None] for image in (clean, noisy)]
+    return np.concatenate(as_channels, axis=-1)
+
+
+def _unstacked(pair: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    channels = 1 if clean.ndim == 2 else clean.shape[-1]
+    first, second = pair[..., :channels], pair[..., channels:]
+    if clean.ndim == 2:
+        first, second = first[..., 0], second[..., 0]
+    return np.ascontiguousarray(first), np.ascontiguousarray(second)
+
+
 def sample_batch(
-    images: list[np.ndarray], data: DataConfig, noise: NoiseConfig, batch_size: int, seed: int, step: int
+    images: list[np.ndarray],
+    data: DataConfig,
+    noise: NoiseConfig,
+    batch_size: int,
+    seed: int,
+    step: int,
+    noisy_images: list[np.ndarray] | None = None,
 ) -> Batch:
     rng = stream(seed, "batch", step)
     clean, noisy, sigmas = [], [], []
     for _ in range(batch_size):
         index = int(rng.integers(0, len(images)))
-        patch = random_crop(images[index], data.patch_size, rng)
+        source = images[index] if noisy_images is None else _stacked(images[index], noisy_images[index])
+        patch = random_crop(source, data.patch_size, rng)
         if data.augment:
             patch = dihedral(patch, int(rng.integers(0, 8)))
+        if noisy_images is not None:  # config validation refuses colour jitter with pairs
+            patch, noisy_patch = _unstacked(patch, images[index])
+            clean.append(patch)
+            noisy.append(noisy_patch)
+            sigmas.append(measured_sigma(patch, noisy_patch))
+            continue
         if data.color_jitter > 0:  # drawn only when on, so runs without it keep their streams
             patch = color_jitter(patch, data.color_jitter, rng)
         patch = np.ascontiguousarray(patch)
@@ -73,14 +112,25 @@ def sample_batch(
     return _to_batch(clean, noisy, sigmas)
 
 
-def validation_batch(images: list[np.ndarray], data: DataConfig, noise: NoiseConfig, seed: int) -> Batch:
-    """Fixed crops of the validation images with fixed noise, reused at every validation."""
+def validation_batch(
+    images: list[np.ndarray],
+    data: DataConfig,
+    noise: NoiseConfig,
+    seed: int,
+    noisy_images: list[np.ndarray] | None = None,
+) -> Batch:
+    """Fixed crops of the validation images with fixed noise (or their real noisy files), reused at every validation."""
     clean, noisy, sigmas = [], [], []
     for index, image in enumerate(images):
         for crop in range(data.val_crops):
             rng = stream(seed, "val", index, crop)
-            patch = np.ascontiguousarray(random_crop(image, data.patch_size, rng))
-            noisy_patch, sigma = apply_noise(patch, noise, rng)
+            if noisy_images is None:
+                patch = np.ascontiguousarray(random_crop(image, data.patch_size, rng))
+                noisy_patch, sigma = apply_noise(patch, noise, rng)
+            else:
+                pair = random_crop(_stacked(image, noisy_images[index]), data.patch_size, rng)
+                patch, noisy_patch = _unstacked(pair, image)
+                sigma = measured_sigma(patch, noisy_patch)
             clean.append(patch)
             noisy.append(noisy_patch)
             sigmas.append(sigma)

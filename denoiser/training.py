@@ -78,15 +78,20 @@ def train(
     resume_weights: bytes | None = None,
     resume_state: bytes | None = None,
     device: str = "cpu",
+    train_noisy: list[np.ndarray] | None = None,
+    val_noisy: list[np.ndarray] | None = None,
 ) -> nn.Module:
     """Train to completion (or early stop) and return the model in eval mode.
+
+    `train_noisy`/`val_noisy` (with `noise.kind: pairs` only) are the real noisy files of
+    the training and validation images, in the same order.
 
     `device` is not part of the config: the registry always trains on the CPU, so that
     an audit anywhere re-executes the same arithmetic. Benchmarks may train on "cuda"
     (deterministic per GPU type, not bytes-equal to a CPU run).
     """
     hooks = hooks or TrainingHooks()
-    check_images(config, train_images, val_images)
+    check_images(config, train_images, val_images, train_noisy, val_noisy)
     # Channels-last makes oneDNN's CPU convolutions about 25% faster for these small
     # layers; it changes memory layout only, and weights are saved contiguous.
     model = build_model(config).to(device=device, memory_format=torch.channels_last)
@@ -106,7 +111,7 @@ def train(
         torch.set_rng_state(state.torch_rng)
         history, start = state.history, state.step
 
-    validation = validation_batch(val_images, config.data, config.noise, config.train.seed).to(device)
+    validation = validation_batch(val_images, config.data, config.noise, config.train.seed, val_noisy).to(device)
     loss_fn = F.l1_loss if config.train.loss == "l1" else F.mse_loss
     total = config.train.steps
     pending: list[LossPoint] = []
@@ -117,7 +122,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config.optim, step, total)
         batch = sample_batch(
-            train_images, config.data, config.noise, config.train.batch_size, config.train.seed, step
+            train_images, config.data, config.noise, config.train.batch_size, config.train.seed, step, train_noisy
         ).to(device)
         noisy = batch.noisy.contiguous(memory_format=torch.channels_last)
         loss = loss_fn(model(noisy, batch.sigma), batch.clean)
@@ -164,8 +169,15 @@ def _update_early_stopping(history: dict, val_loss: float, patience: int) -> Non
         history["stopped_early"] = patience > 0 and history["bad_evals"] >= patience
 
 
-def check_images(config: ExperimentConfig, train_images: list[np.ndarray], val_images: list[np.ndarray]) -> None:
+def check_images(
+    config: ExperimentConfig,
+    train_images: list[np.ndarray],
+    val_images: list[np.ndarray],
+    train_noisy: list[np.ndarray] | None = None,
+    val_noisy: list[np.ndarray] | None = None,
+) -> None:
     """Raise DataError when the images cannot be trained on with this config."""
+    _check_pairs(config, train_images + val_images, train_noisy, val_noisy)
     if not train_images:
         raise DataError("no training images")
     if not val_images:
@@ -178,3 +190,25 @@ def check_images(config: ExperimentConfig, train_images: list[np.ndarray], val_i
     smallest = min(min(image.shape[:2]) for image in train_images + val_images)
     if smallest < size:
         raise DataError(f"an image is {smallest} px on its short side, smaller than data.patch_size={size}")
+
+
+def _check_pairs(
+    config: ExperimentConfig,
+    images: list[np.ndarray],
+    train_noisy: list[np.ndarray] | None,
+    val_noisy: list[np.ndarray] | None,
+) -> None:
+    """Real noisy files given exactly when the config trains on pairs, one per image, same shape."""
+    pairs = config.noise.kind == "pairs"
+    if not pairs:
+        if train_noisy is not None or val_noisy is not None:
+            raise DataError("noisy files were given but noise.kind is not pairs")
+        return
+    if train_noisy is None or val_noisy is None:
+        raise DataError("noise.kind pairs needs the real noisy file of every training and validation image")
+    noisy = train_noisy + val_noisy
+    if len(noisy) != len(images):
+        raise DataError(f"noise.kind pairs: {len(noisy)} noisy files for {len(images)} images")
+    for clean, shot in zip(images, noisy, strict=True):
+        if clean.shape != shot.shape:
+            raise DataError(f"noise.kind pairs: a noisy file is {shot.shape}, its clean image {clean.shape}")

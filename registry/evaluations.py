@@ -49,6 +49,11 @@ class EvalRequest:
     out: Path | None = None  # where CSV/JSON tables go; default .registry/evaluations/<id>
 
 
+def real_noise_details(options: EvalConfig, given: list[float] | None) -> dict[str, str]:
+    """What an evaluation on real noisy files records beside its rows (tables say "real noise")."""
+    return {"noise": "real", "conditioning": "given sigma" if given else f"blind ({options.estimator})"}
+
+
 def evaluate_run(
     workspace: Workspace, run_ref: str, request: EvalRequest, reporter: Reporter | None = None
 ) -> list[int]:
@@ -94,7 +99,7 @@ def evaluate_run(
             reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} real noisy images, {told}")
             pairs = {key: (clean, noisy[key]) for key, clean in images.items()}
             result = evaluate_real(model, options, config.train.seed, pairs, val_images, given)
-            real = {"noise": "real", "conditioning": "given sigma" if given else f"blind ({options.estimator})"}
+            real = real_noise_details(options, given)
         else:
             reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
             result = evaluate(model, options, config.train.seed, images, val_images)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-NOISE_NAMES = {"awgn": "additive white Gaussian", "poisson-gaussian": "Poisson-Gaussian", "jpeg": "JPEG compression"}
+NOISE_NAMES = {
+    "awgn": "additive white Gaussian",
+    "poisson-gaussian": "Poisson-Gaussian",
+    "jpeg": "JPEG compression",
+    "pairs": "real (paired)",
+}
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

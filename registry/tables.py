@@ -55,6 +55,7 @@ class EvalView:
             details.get("cost", {}),
             details.get("unavailable", {}),
             run.excluded,
+            real_noise=details.get("noise") == "real",  # a run trained on pairs scores its real noisy files
         )
 
     @property

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from denoiser import cost
 from denoiser.config import ConfigError, ExperimentConfig, load_config
-from denoiser.evaluation import Evaluation, aggregate, evaluate
+from denoiser.evaluation import Evaluation, aggregate, evaluate_split
 from denoiser.networks import build_network
 from denoiser.splits import SplitError, make_split
 from denoiser.training import Checkpoint as TrainedCheckpoint
@@ -33,10 +33,11 @@ from registry.datasets import get_dataset
 from registry.db import Store, utcnow
 from registry.environment import code_version, current_user, environment, environment_differences
 from registry.errors import NotFoundError, RegistryError
-from registry.evaluations import evaluation_details, metric_fields, size_costs
+from registry.evaluations import evaluation_details, metric_fields, real_noise_details, size_costs
 from registry.impact import affected_runs
 from registry.ledger.heads import sign_head
 from registry.models import Checkpoint, Image, LossPoint, Metric, Run, RunMetric, SplitImage
+from registry.pairs import NoisyMembers, noisy_members, recorded_noisy_members
 from registry.reporting import Reporter
 from registry.runs import ROLES, get_run, recorded_config, split_files
 from registry.signing_keys import folder_credentials
@@ -50,6 +51,10 @@ class SplitData:
     train: dict[str, np.ndarray]
     val: dict[str, np.ndarray]
     test: dict[str, np.ndarray]
+    noisy: dict[str, dict[str, np.ndarray]] | None = None  # noise.kind pairs: role -> key -> real noisy file
+
+    def noisy_list(self, role: str) -> list[np.ndarray] | None:
+        return None if self.noisy is None else list(self.noisy[role].values())
 
 
 def new_run_id() -> str:
@@ -76,13 +81,15 @@ def train_run(
         raise RegistryError(str(exc)) from None
     store = workspace.store()
     split, excluded = _plan_split(store, config, strict, reporter)
+    noisy = noisy_members(split) if config.noise.kind == "pairs" else None
     data = _load_split(
         workspace,
         {role: [(key, image.path, image.sha256) for key, image in members] for role, members in split.items()},
         config.model.channels,
+        noisy,
     )
     try:
-        check_images(config, list(data.train.values()), list(data.val.values()))
+        check_images(config, list(data.train.values()), list(data.val.values()), *_noisy_lists(data))
         build_network(config.model)  # an architecture that cannot be built fails here, unrecorded
     except (DataError, ValueError) as exc:
         raise RegistryError(str(exc)) from None
@@ -228,7 +235,11 @@ def resume_run(
         raise RegistryError(
             f"run {run.id} was recorded in another environment ({'; '.join(differences)}); resume it there"
         )
-    data = _load_split(workspace, split_files(run), config.model.channels)
+    noisy = None
+    if config.noise.kind == "pairs":
+        with store.reader() as session:
+            noisy = recorded_noisy_members(session, session.get(Run, run.id))
+    data = _load_split(workspace, split_files(run), config.model.channels, noisy)
     last = run.checkpoints[-1] if run.checkpoints else None
     resume = None
     if last is not None:
@@ -370,13 +381,22 @@ def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
     return images
 
 
-def _load_split(workspace: Workspace, files: dict[str, list[tuple[str, str, str]]], channels: int) -> SplitData:
-    return SplitData(
-        **{
-            role: {key: load_verified_image(workspace, key, path, sha, channels) for key, path, sha in members}
-            for role, members in files.items()
+def _load_split(
+    workspace: Workspace, files: dict[str, list[tuple[str, str, str]]], channels: int, noisy: NoisyMembers | None
+) -> SplitData:
+    """Every image (and real noisy file, for pairs) loaded and hash-checked."""
+
+    def load(members: dict[str, list[tuple[str, str, str]]], label: str) -> dict[str, dict[str, np.ndarray]]:
+        return {
+            role: {key: load_verified_image(workspace, key + label, path, sha, channels) for key, path, sha in group}
+            for role, group in members.items()
         }
-    )
+
+    return SplitData(**load(files, ""), noisy=None if noisy is None else load(noisy, " (noisy file)"))
+
+
+def _noisy_lists(data: SplitData) -> tuple[list[np.ndarray] | None, list[np.ndarray] | None]:
+    return data.noisy_list("train"), data.noisy_list("val")
 
 
 class _RecordingHooks(TrainingHooks):
@@ -429,13 +449,29 @@ def _execute(
         with reporter.progress(f"training {run_id}", config.train.steps) as update:
             recording = _RecordingHooks(workspace, store, run_id, update, hooks)
             weights, state = resume if resume else (None, None)
-            model = train(config, list(data.train.values()), list(data.val.values()), recording, weights, state)
+            train_noisy, val_noisy = _noisy_lists(data)
+            model = train(
+                config,
+                list(data.train.values()),
+                list(data.val.values()),
+                recording,
+                weights,
+                state,
+                train_noisy=train_noisy,
+                val_noisy=val_noisy,
+            )
         trained = time.perf_counter()
-        sigmas = ", ".join(f"{s:g}" for s in config.eval.sigmas)
-        reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {sigmas}")
-        result = evaluate(model, config.eval, config.train.seed, data.test, list(data.val.values()))
+        if data.noisy is None:
+            sigmas = ", ".join(f"{s:g}" for s in config.eval.sigmas)
+            reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {sigmas}")
+        else:
+            reporter.info(f"evaluating on {len(data.test)} test image(s) with their real noise, blind")
+        test_noisy = None if data.noisy is None else data.noisy["test"]
+        result = evaluate_split(model, config, data.test, list(data.val.values()), test_noisy)
         sizes = {key: image.shape[:2] for key, image in data.test.items()}
         details = evaluation_details(result, sizes) | {"cost": size_costs(model, set(sizes.values()))}
+        if data.noisy is not None:
+            details |= real_noise_details(config.eval, None)
         evaluated = time.perf_counter()
         reporter.info("measuring compute cost")
         profile = cost.profile(model)
