@@ -10,10 +10,12 @@ from denoiser.config import ConfigError, config_from_dict
 from denoiser.patches import measured_sigma, sample_batch, validation_batch
 from registry.datasets import add_dataset
 from registry.models import Run
-from registry.runs import get_run
+from registry.runs import get_run, show_run
 from registry.tables import EvalView, table1
+from registry.tracking import resume_run, train_run
 from tests.conftest import TINY_CONFIG, cli
 from tests.test_consent_by_content import error_line
+from tests.test_interruptions import FailAt, latest_run_id
 from tests.test_real_noise import write_pairs
 
 PAIRS_CONFIG = TINY_CONFIG.replace("datasets: [tiny]", "datasets: [pairs]") + "noise: {kind: pairs}\n"
@@ -108,3 +110,18 @@ def test_pairs_on_an_unpaired_dataset_is_refused_before_anything_is_recorded(wor
     assert code == 2 and out == "" and "noise.kind pairs" in line and "tiny/img" in line
     with workspace.store().reader() as session:
         assert session.query(Run).count() == 0
+
+
+def test_an_interrupted_pairs_run_resumes_to_the_same_final_checkpoint(pairs_workspace):
+    workspace, config = pairs_workspace
+    reference = show_run(workspace, train_run(workspace, config))
+    with pytest.raises(KeyboardInterrupt):
+        train_run(workspace, config, hooks=FailAt(6, KeyboardInterrupt))
+    interrupted = latest_run_id(workspace)
+    assert resume_run(workspace, interrupted) == interrupted
+    resumed = show_run(workspace, interrupted)
+    assert resumed.status == "finished" and resumed.resumed == 1
+    assert [c.sha256 for c in resumed.checkpoints] == [c.sha256 for c in reference.checkpoints]
+    assert sorted((m.image_key, m.method, m.metric, m.value) for m in resumed.metrics) == sorted(
+        (m.image_key, m.method, m.metric, m.value) for m in reference.metrics
+    )
