@@ -135,7 +135,7 @@ def evaluate_run(
 
 def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple[str, str, str]], list[dict], dict]]:
     """(dataset, [(key, path, sha256)], excluded, {key: (noisy path, sha256)}) per requested dataset, or the
-    test split (never paired: its noise is synthetic, as in training)."""
+    test split (its noise as in training: synthetic, or the real noisy files of a run trained on pairs)."""
     if request.datasets:
         return [_dataset_images(session, name, request.include_withdrawn) for name in request.datasets]
     test = split_files(run)["test"]
@@ -148,7 +148,11 @@ def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple
             excluded.append({"image": key, "reason": f"{reasons[pks[key]]} since training"})
         else:
             members.append((key, path, sha))
-    return [(TEST_SPLIT, members, excluded, {})]
+    noisy = {}
+    if run.config["noise"]["kind"] == "pairs":
+        by_pk = {image.id: image for image in images}
+        noisy = {key: (by_pk[pks[key]].noisy.path, by_pk[pks[key]].noisy.sha256) for key, _, _ in members}
+    return [(TEST_SPLIT, members, excluded, noisy)]
 
 
 def _writable(folder: Path) -> None:

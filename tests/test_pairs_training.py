@@ -2,6 +2,8 @@
 cut alike from both files, the network told each crop's measured noise, the run scored on
 its test images' real noisy files, and audited like any run (noisy files' hashes too)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,12 @@ def test_a_pairs_run_trains_scores_real_noise_and_audits_identical(pairs_workspa
         # the run's tables (reports, model cards) say so
         rows = table1(EvalView.of_run(run), 0.0)
         assert rows and {row["Sigma"] for row in rows} == {"real noise (blind)"}
+
+    # `registry eval RUN` on its own test split scores the same real noisy files
+    code, out, err = cli(capsys, "eval", run_id, "--json")
+    assert code == 0, err
+    tables = json.loads(out)["evaluations"][0]
+    assert tables["noise"] == "real" and {row["Sigma"] for row in tables["table1"]} == {"real noise (blind)"}
 
     result = audit_run(workspace, run_id)
     assert result.verdict == "IDENTICAL", result.reason
