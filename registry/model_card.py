@@ -12,6 +12,18 @@ NOISE_NAMES = {
 }
 
 
+def _noise_limitation(noise: dict[str, Any]) -> str:
+    if noise["kind"] == "pairs":  # learnt from one set of real shots, not from a noise model
+        return (
+            "- Trained on the real noise of its paired training images; other cameras, ISO settings "
+            "and processing give other noise, which it was not made for."
+        )
+    return (
+        f"- Trained for synthetic {NOISE_NAMES.get(noise['kind'], noise['kind'])} noise on grayscale images; "
+        "real camera noise, colour images and noise levels outside the training range are not what it was made for."
+    )
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -82,8 +94,7 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
         "",
         "## Limitations",
         "",
-        f"- Trained for synthetic {NOISE_NAMES.get(noise['kind'], noise['kind'])} noise on grayscale images; "
-        "real camera noise, colour images and noise levels outside the training range are not what it was made for.",
+        _noise_limitation(noise),
         "- Colour inputs are denoised as their luminance; the output is grayscale.",
         "",
     ]

@@ -11,6 +11,7 @@ from audits.audit import audit_run
 from denoiser.config import ConfigError, config_from_dict
 from denoiser.patches import measured_sigma, sample_batch, validation_batch
 from registry.datasets import add_dataset
+from registry.exporting import export_run
 from registry.models import Run
 from registry.runs import get_run, show_run
 from registry.tables import EvalView, table1
@@ -74,7 +75,7 @@ def test_colour_jitter_is_refused_with_pairs():
         config_from_dict({"noise": {"kind": "pairs"}, "data": {"color_jitter": 0.05}, "model": {"channels": 3}})
 
 
-def test_a_pairs_run_trains_scores_real_noise_and_audits_identical(pairs_workspace, capsys):
+def test_a_pairs_run_trains_scores_real_noise_and_audits_identical(pairs_workspace, tmp_path, capsys):
     workspace, config = pairs_workspace
     code, out, err = cli(capsys, "train", config)
     assert code == 0, err
@@ -95,6 +96,10 @@ def test_a_pairs_run_trains_scores_real_noise_and_audits_identical(pairs_workspa
     assert code == 0, err
     tables = json.loads(out)["evaluations"][0]
     assert tables["noise"] == "real" and {row["Sigma"] for row in tables["table1"]} == {"real noise (blind)"}
+
+    # its model card says what it learnt from
+    card = (export_run(workspace, run_id, tmp_path / "model") / "MODEL_CARD.md").read_text()
+    assert "real (paired) noise" in card and "Trained on the real noise of its paired training images" in card
 
     result = audit_run(workspace, run_id)
     assert result.verdict == "IDENTICAL", result.reason
