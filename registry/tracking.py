@@ -81,17 +81,10 @@ def train_run(
         raise RegistryError(str(exc)) from None
     store = workspace.store()
     split, excluded = _plan_split(store, config, strict, reporter)
-    noisy = noisy_members(split) if config.noise.kind == "pairs" else None
-    data = _load_split(
-        workspace,
-        {role: [(key, image.path, image.sha256) for key, image in members] for role, members in split.items()},
-        config.model.channels,
-        noisy,
-    )
+    data = _load_planned(workspace, config, split)
     try:
-        check_images(config, list(data.train.values()), list(data.val.values()), *_noisy_lists(data))
         build_network(config.model)  # an architecture that cannot be built fails here, unrecorded
-    except (DataError, ValueError) as exc:
+    except ValueError as exc:
         raise RegistryError(str(exc)) from None
 
     run_id = _record_run(workspace, store, config, config_path, split, excluded, family)
@@ -316,15 +309,7 @@ def train_successor(
         f"successor of run {run.id}: same config (sha256 {run.config_hash[:12]}) and seeds "
         f"({run.seed}/{run.split_seed}), leaving out " + (", ".join(names) or "nothing (--force)")
     )
-    data = _load_split(
-        workspace,
-        {role: [(key, image.path, image.sha256) for key, image in chosen] for role, chosen in split.items()},
-        config.model.channels,
-    )
-    try:
-        check_images(config, list(data.train.values()), list(data.val.values()))
-    except DataError as exc:
-        raise RegistryError(str(exc)) from None
+    data = _load_planned(workspace, config, split)
     config_path = Path(run.config_path) if run.config_path else Path(f"(config of run {run.id})")
     run_id = _record_run(workspace, store, config, config_path, split, excluded, None, successor_of=run.id)
     reporter.info(f"run {run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
@@ -379,6 +364,20 @@ def _candidates(session, config: ExperimentConfig) -> dict[str, Image]:
         for image in dataset.images:
             images[f"{name}/{image.image_id}"] = image
     return images
+
+
+def _load_planned(
+    workspace: Workspace, config: ExperimentConfig, split: dict[str, list[tuple[str, Image]]]
+) -> SplitData:
+    """Load a split not yet recorded (and its real noisy files, for pairs); RegistryError if unusable."""
+    noisy = noisy_members(split) if config.noise.kind == "pairs" else None
+    files = {role: [(key, image.path, image.sha256) for key, image in members] for role, members in split.items()}
+    data = _load_split(workspace, files, config.model.channels, noisy)
+    try:
+        check_images(config, list(data.train.values()), list(data.val.values()), *_noisy_lists(data))
+    except DataError as exc:
+        raise RegistryError(str(exc)) from None
+    return data
 
 
 def _load_split(
