@@ -10,12 +10,12 @@ import pytest
 from audits.audit import audit_run
 from denoiser.config import ConfigError, config_from_dict
 from denoiser.patches import measured_sigma, sample_batch, validation_batch
-from registry.datasets import add_dataset
+from registry.datasets import add_dataset, set_consent
 from registry.exporting import export_run
 from registry.models import Run
 from registry.runs import get_run, show_run
 from registry.tables import EvalView, table1
-from registry.tracking import resume_run, train_run
+from registry.tracking import resume_run, train_run, train_successor
 from tests.conftest import TINY_CONFIG, cli
 from tests.test_consent_by_content import error_line
 from tests.test_interruptions import FailAt, latest_run_id
@@ -138,3 +138,13 @@ def test_an_interrupted_pairs_run_resumes_to_the_same_final_checkpoint(pairs_wor
     assert sorted((m.image_key, m.method, m.metric, m.value) for m in resumed.metrics) == sorted(
         (m.image_key, m.method, m.metric, m.value) for m in reference.metrics
     )
+
+
+def test_a_successor_of_a_pairs_run_trains_on_the_remaining_pairs(pairs_workspace):
+    workspace, config = pairs_workspace
+    old = show_run(workspace, train_run(workspace, config))
+    withdrawn = next(m.image_key for m in old.splits if m.role == "train")
+    set_consent(workspace, withdrawn, "withdrawn")
+    new = show_run(workspace, train_successor(workspace, old.id))
+    assert new.status == "finished" and new.evaluation["noise"] == "real"
+    assert withdrawn not in {m.image_key for m in new.splits}
