@@ -12,15 +12,29 @@ NOISE_NAMES = {
 }
 
 
-def _noise_limitation(noise: dict[str, Any]) -> str:
+def _channels(model: dict[str, Any]) -> int:
+    return int(model.get("channels", 1))  # absent from configs recorded before colour models
+
+
+def _colour_limitation(model: dict[str, Any]) -> str:
+    if _channels(model) == 3:
+        return "- Gray photos are denoised as RGB copies of themselves and come back gray."
+    return (
+        "- A colour photo is refused unless `--luminance`: then its luminance (Y of YCbCr) is "
+        "denoised and its colour (Cb, Cr) kept; a colour model does better on colour."
+    )
+
+
+def _noise_limitation(noise: dict[str, Any], model: dict[str, Any]) -> str:
     if noise["kind"] == "pairs":  # learnt from one set of real shots, not from a noise model
         return (
             "- Trained on the real noise of its paired training images; other cameras, ISO settings "
             "and processing give other noise, which it was not made for."
         )
     return (
-        f"- Trained for synthetic {NOISE_NAMES.get(noise['kind'], noise['kind'])} noise on grayscale images; "
-        "real camera noise, colour images and noise levels outside the training range are not what it was made for."
+        f"- Trained for synthetic {NOISE_NAMES.get(noise['kind'], noise['kind'])} noise on "
+        f"{'colour' if _channels(model) == 3 else 'grayscale'} images; real camera noise and noise levels "
+        "outside the training range are not what it was made for."
     )
 
 
@@ -40,7 +54,8 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
     lines = [
         f"# {run['name']}: a provenoise denoiser",
         "",
-        f"Grayscale image denoiser ({model['name']}, {cost.get('parameters', '?')} parameters) trained on "
+        f"{'Colour (RGB)' if _channels(model) == 3 else 'Grayscale'} image denoiser "
+        f"({model['name']}, {cost.get('parameters', '?')} parameters) trained on "
         f"{NOISE_NAMES.get(noise['kind'], noise['kind'])} noise"
         + (
             f" with sigma {noise['sigma_min']:g} to {noise['sigma_max']:g} on the 8-bit scale"
@@ -94,8 +109,8 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
         "",
         "## Limitations",
         "",
-        _noise_limitation(noise),
-        "- Colour inputs are denoised as their luminance; the output is grayscale.",
+        _noise_limitation(noise, model),
+        _colour_limitation(model),
         "",
     ]
     return "\n".join(lines)

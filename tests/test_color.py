@@ -222,6 +222,9 @@ def test_a_tiny_colour_run_trains_evaluates_on_rgb_and_audits_identical(color_wo
             assert drawn.mode == "RGB"
     assert cli(capsys, "report", run_id, "--out", tmp_path / "colour.html")[0] == 0
     assert "<td>RGB (" in (tmp_path / "colour.html").read_text()  # the channels of the data it trained on
+    assert cli(capsys, "export", run_id, "--out", tmp_path / "model", "--no-sign")[0] == 0
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "Colour (RGB) image denoiser" in card and "come back gray" in card and "on colour images" in card
     # a colour model is not scored on a gray dataset: one line, exit 2
     assert_one_line_error(*cli(capsys, "eval", run_id, "--dataset", "tiny"), "image tiny/img")
     # real colour noise, blind: one sigma estimated per image, the files' own PSNR beside
