@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 import time
@@ -18,6 +19,23 @@ def dataset_files(name: str) -> list[Path]:
     if not folder.is_dir():
         raise SystemExit(f"benchmark images not found at {folder} (expected ../shared/datasets/{name})")
     return sorted(folder.glob("*.png"))
+
+
+def manifest_images(folder: Path, name: str, channels: int = 1, include_withdrawn: bool = False) -> dict:
+    """A dataset's images keyed as the registry keys them ("bsd68/test001"), withdrawn consent left out.
+
+    Read from its MANIFEST.csv, not through registry.manifests: that pulls in SQLAlchemy,
+    which a GPU machine without the registry lacks.
+    """
+    from denoiser.images import load_image  # numpy and Pillow only when images are wanted
+
+    with open(folder / name / "MANIFEST.csv", newline="") as manifest:
+        rows = list(csv.DictReader(manifest))
+    return {
+        f"{name}/{row['image_id']}": load_image(folder / name / row["file"], channels)
+        for row in rows
+        if include_withdrawn or row["consent"] != "withdrawn"
+    }
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:

@@ -19,7 +19,6 @@ Usage: python -m bench.gpu_reference --data DATASETS --out OUT [--train-seconds 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import time
@@ -28,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.common import manifest_images
 from denoiser.checkpoints import weights_from_bytes
 from denoiser.config import EvalConfig, ExperimentConfig, config_from_dict, load_config
 from denoiser.evaluation import aggregate, evaluate
-from denoiser.images import load_gray
 from denoiser.networks import build_network
 from denoiser.splits import make_split
 from denoiser.training import Checkpoint, TrainingHooks, train
@@ -40,21 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "reference.yaml"
 CPU_REFERENCE = ROOT / "models" / "reference"  # the committed export folder
 SIGMAS = [15.0, 25.0, 50.0]
-WITHDRAWN = "withdrawn"
 
 
 def load_dataset(folder: Path, name: str, include_withdrawn: bool = False) -> dict[str, np.ndarray]:
-    """Images keyed as the registry keys them ("bsd68/test001"), withdrawn consent left out.
-
-    Not registry.manifests: that pulls in SQLAlchemy, which the GPU machine lacks.
-    """
-    with open(folder / name / "MANIFEST.csv", newline="") as manifest:
-        rows = list(csv.DictReader(manifest))
-    return {
-        f"{name}/{row['image_id']}": load_gray(folder / name / row["file"])
-        for row in rows
-        if include_withdrawn or row["consent"] != WITHDRAWN
-    }
+    """Gray images keyed as the registry keys them, withdrawn consent left out."""
+    return manifest_images(folder, name, 1, include_withdrawn)
 
 
 class StepTimer(TrainingHooks):

@@ -37,6 +37,9 @@ class TrainingState:
     history: dict[str, Any] = field(
         default_factory=dict
     )  # early-stopping counters (best validation loss, bad evaluations)
+    # The optimizer's own weights when the checkpoint's weights are an average of them
+    # (train.ema); empty otherwise, so states of runs without it keep their bytes.
+    online: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         # Scalars travel as a JSON byte tensor, not as safetensors metadata: metadata is
@@ -48,6 +51,8 @@ class TrainingState:
         for index, slots in self.optimizer["state"].items():
             for key, value in slots.items():
                 tensors[f"optimizer.{index}.{key}"] = value.detach().contiguous().cpu()
+        for name, value in self.online.items():
+            tensors[f"online.{name}"] = value.detach().contiguous().cpu()
         return save_tensors(tensors)
 
     @classmethod
@@ -55,13 +60,17 @@ class TrainingState:
         tensors = load_tensors(data)
         scalars = json.loads(tensors.pop("scalars.json").numpy().tobytes())
         state: dict[int, dict[str, torch.Tensor]] = {}
+        online: dict[str, torch.Tensor] = {}
         for name, value in tensors.items():
             if name.startswith("optimizer."):
                 _, index, key = name.split(".", 2)
                 state.setdefault(int(index), {})[key] = value
+            elif name.startswith("online."):
+                online[name.removeprefix("online.")] = value
         return cls(
             step=scalars["step"],
             optimizer={"state": state, "param_groups": scalars["param_groups"]},
             torch_rng=tensors["rng.torch"],
             history=scalars["history"],
+            online=online,
         )

@@ -173,8 +173,17 @@ class TrainConfig:
     val_every: int = 100  # steps between validation-loss measurements
     patience: int = 0  # stop after this many validations without improvement; 0 = never
     threads: int = 2  # torch intra-op threads; fixed and recorded for bitwise determinism
+    # bf16: forward and backward under torch.autocast("cpu", bfloat16) (weights, optimizer and
+    # loss stay fp32); about twice the steps per second on CPUs with AVX512-BF16, and still
+    # deterministic. Evaluation and inference always run in fp32.
+    precision: Literal["fp32", "bf16"] = added_field("fp32")
+    # Decay of an exponential moving average of the weights; the run's checkpoints (and so
+    # its evaluations and exports) are the average. 0 = off: the optimizer's weights.
+    ema: float = added_field(0.0)
 
     def validate(self, path: str) -> None:
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"{path}.ema: must be in [0, 1) (0 turns averaging off), got {self.ema:g}")
         if not 0 <= self.seed < 2**31:
             raise ConfigError(f"{path}.seed: must be in [0, 2**31)")
         for name in ("steps", "batch_size", "checkpoint_every", "val_every", "threads"):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from denoiser.averaging import WeightAverage
 from denoiser.checkpoints import TrainingState, weights_from_bytes, weights_to_bytes
 from denoiser.config import ExperimentConfig, OptimConfig
 from denoiser.determinism import configure
@@ -102,11 +103,16 @@ def train(
         weight_decay=config.optim.weight_decay,
         foreach=False,  # one fixed kernel path, whatever torch picks by default
     )
+    # The weights a checkpoint holds: the optimizer's own, or their moving average.
+    average = WeightAverage(model, config.train.ema) if config.train.ema > 0 else None
+    shipped = average.model if average else model
     history = {"best_val": None, "bad_evals": 0, "stopped_early": False}
     start = 0
     if resume_state is not None:
         state = TrainingState.from_bytes(resume_state)
-        weights_from_bytes(model, resume_weights)
+        weights_from_bytes(shipped, resume_weights)
+        if average:
+            model.load_state_dict(state.online, strict=True)
         optimizer.load_state_dict(state.optimizer)
         torch.set_rng_state(state.torch_rng)
         history, start = state.history, state.step
@@ -114,6 +120,7 @@ def train(
     validation = validation_batch(val_images, config.data, config.noise, config.train.seed, val_noisy).to(device)
     loss_fn = F.l1_loss if config.train.loss == "l1" else F.mse_loss
     total = config.train.steps
+    bf16 = config.train.precision == "bf16"
     pending: list[LossPoint] = []
     running: list[float] = []
     model.train()
@@ -125,20 +132,24 @@ def train(
             train_images, config.data, config.noise, config.train.batch_size, config.train.seed, step, train_noisy
         ).to(device)
         noisy = batch.noisy.contiguous(memory_format=torch.channels_last)
-        loss = loss_fn(model(noisy, batch.sigma), batch.clean)
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+            prediction = model(noisy, batch.sigma)
+        loss = loss_fn(prediction.float(), batch.clean)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.optim.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
         optimizer.step()
         step += 1
+        if average:
+            average.update(model, step)
         running.append(loss.item())
         hooks.on_step(step, total, running[-1])
 
         if step % config.train.val_every == 0 or step == total:
             pending.append(LossPoint(step, "train", float(np.mean(running))))
             running = []
-            val_loss = _validation_loss(model, validation, loss_fn)
+            val_loss = _validation_loss(shipped, validation, loss_fn)
             pending.append(LossPoint(step, "val", val_loss))
             _update_early_stopping(history, val_loss, config.train.patience)
         final = step == total or history["stopped_early"]
@@ -146,11 +157,12 @@ def train(
             if running:  # a checkpoint between validations still reports the train loss so far
                 pending.append(LossPoint(step, "train", float(np.mean(running))))
                 running = []
-            state = TrainingState(step, optimizer.state_dict(), torch.get_rng_state(), dict(history))
-            hooks.on_checkpoint(Checkpoint(step, weights_to_bytes(model), state.to_bytes(), final, pending))
+            online = {name: t.detach().clone() for name, t in model.state_dict().items()} if average else {}
+            state = TrainingState(step, optimizer.state_dict(), torch.get_rng_state(), dict(history), online)
+            hooks.on_checkpoint(Checkpoint(step, weights_to_bytes(shipped), state.to_bytes(), final, pending))
             pending = []
-    model.eval()
-    return model
+    shipped.eval()
+    return shipped
 
 
 @torch.no_grad()

@@ -3,6 +3,8 @@
 import hashlib
 
 import numpy as np
+import pytest
+import torch
 
 from denoiser.config import config_from_dict
 from denoiser.training import TrainingHooks, train
@@ -24,8 +26,8 @@ class Collect(TrainingHooks):
         self.checkpoints.append(checkpoint)
 
 
-def run(seed: int, **resume):
-    config = config_from_dict(CONFIG | {"train": CONFIG["train"] | {"seed": seed}})
+def run(seed: int, train_options: dict | None = None, **resume):
+    config = config_from_dict(CONFIG | {"train": CONFIG["train"] | {"seed": seed} | (train_options or {})})
     images = [synthetic_image(i).astype(np.float32) / 255 for i in range(5)]
     hooks = Collect()
     train(config, images[:4], images[4:], hooks, **resume)
@@ -53,6 +55,32 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run():
     assert [c.step for c in resumed] == [8]
     assert resumed[-1].weights == full[-1].weights
     assert resumed[-1].state == full[-1].state
+
+
+@pytest.mark.parametrize(
+    "options", [{"precision": "bf16"}, {"ema": 0.9}, {"precision": "bf16", "ema": 0.9}], ids=["bf16", "ema", "both"]
+)
+def test_bf16_and_weight_averaging_are_deterministic_and_resume_exactly(options):
+    full = run(0, options)
+    assert digests(full) == digests(run(0, options))
+    assert digests(full) != digests(run(0)), "the option changed nothing"
+    resumed = run(0, options, resume_weights=full[0].weights, resume_state=full[0].state)
+    assert resumed[-1].weights == full[-1].weights
+    assert resumed[-1].state == full[-1].state
+
+
+def test_weight_averaging_checkpoints_the_average_and_keeps_the_online_weights_for_resuming():
+    from safetensors.torch import load
+
+    from denoiser.checkpoints import TrainingState
+
+    averaged, plain = run(0, {"ema": 0.9})[-1], run(0)[-1]
+    online = TrainingState.from_bytes(averaged.state).online
+    assert online, "the optimizer's own weights are not in the state"
+    # Same seed, same draws: the optimizer's weights are the plain run's; the checkpoint differs.
+    assert all(torch.equal(online[name], weight) for name, weight in load(plain.weights).items())
+    assert averaged.weights != plain.weights
+    assert TrainingState.from_bytes(plain.state).online == {}
 
 
 def test_early_stopping_ends_on_a_final_checkpoint():

@@ -1,0 +1,248 @@
+"""Colour benchmark: a colour run against CBM3D, NLM and the DnCNN authors' colour models.
+
+Usage, from the checkout (needs `pip install bm3d h5py`; any workspace holding the run):
+    python -m bench.color --workspace WS --run RUN [--model models/reference-color] [--skip-photos]
+
+Registers cbsd68, kodak24, mcmaster and cc15 from ../shared/datasets when missing and
+evaluates the run through `registry eval`, each evaluation recorded in the registry:
+- CBSD68 at sigma 15, 25, 50 with the float protocol, and at sigma 25 with 8-bit
+  clipped noisy PNGs (png8);
+- Kodak24 and McMaster at sigma 25 (float);
+- CC15's real noisy shots, blind (every method told the sigma estimated from the shot).
+CBM3D and NLM run inside those evaluations, on the very noisy images the model gets
+(CBM3D outputs cached by noisy-image hash in bench/results/bm3d-cache/: see
+bench/bm3d_cache.py). The DnCNN authors' colour models (CDnCNN-S per sigma, CDnCNN-B
+blind, colour FFDNet-style FDnCNN told sigma; bench/peers.py) are scored on the same
+noisy images, redrawn from the run's seed exactly as `registry eval` draws them.
+Then times the model, CBM3D, NLM and the peers on a 512x512 colour image (median of 5,
+torch threads stated) and, with --model (an exported folder of the run), `registry denoise`
+on a 6000x4000 colour photo (tiled) and on a 512x512 crop whole vs tiled (bench/photos.py).
+Prints the tables and writes bench/results/color.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench import bm3d_cache
+from bench.common import SHARED, manifest_images, markdown_table, median_seconds, write_result
+from bench.peers import PEERS, gflops_per_megapixel, load_peer, run_peer
+from denoiser import baselines
+from denoiser.evaluation import noisy_input
+from denoiser.inference import denoise
+from denoiser.metrics import psnr, ssim
+from denoiser.noise import REAL_NOISE
+from registry.datasets import add_dataset, list_datasets
+from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
+from registry.runs import show_run
+from registry.run_models import load_run_model
+from registry.tables import EvalView
+from registry.workspace import find_workspace
+
+COLOUR_SETS = ("cbsd68", "kodak24", "mcmaster", "cc15")
+# (name in the tables, dataset, protocol, sigmas; None: real noise, blind)
+CONDITIONS = [
+    ("CBSD68", "cbsd68", "float", [15.0, 25.0, 50.0]),
+    ("CBSD68 png8", "cbsd68", "png8", [25.0]),
+    ("Kodak24", "kodak24", "float", [25.0]),
+    ("McMaster", "mcmaster", "float", [25.0]),
+    ("CC15 real", "cc15", "float", None),
+]
+PEER_NAMES = ("CDnCNN-S", "CDnCNN-B", "FDnCNN-colour")
+PUBLISHED = {  # PSNR (dB) at sigma 15 / 25 / 50, from ../shared/datasets/README.md
+    "CBM3D (2007)": {"CBSD68": (33.52, 30.71, 27.38), "Kodak24": (34.28, 31.68, 28.46), "McMaster": (34.06, 31.66, 28.51)},
+    "CDnCNN-B (2017)": {"CBSD68": (33.90, 31.24, 27.95), "Kodak24": (34.60, 32.14, 28.95), "McMaster": (33.45, 31.52, 28.62)},
+    "FFDNet (2018)": {"CBSD68": (33.87, 31.21, 27.96), "Kodak24": (34.63, 32.13, 28.98), "McMaster": (34.66, 32.35, 29.18)},
+    "DRUNet (2021)": {"CBSD68": (34.30, 31.69, 28.51), "Kodak24": (35.31, 32.89, 29.86), "McMaster": (35.40, 33.14, 30.08)},
+}
+METHODS = ("model", "bm3d", "nlm", "noisy")
+
+
+def ensure_datasets(workspace) -> None:
+    have = {d.name for d in list_datasets(workspace)}
+    for name in COLOUR_SETS:
+        if name not in have:
+            print(f"registering {name} from {SHARED / name}", flush=True)
+            add_dataset(workspace, SHARED / name, name)
+
+
+def registry_evaluation(workspace, run_id: str, dataset: str, protocol: str, sigmas: list[float] | None):
+    overrides: dict = {"baselines": ["bm3d", "nlm"], "protocol": protocol}
+    if sigmas is not None:
+        overrides["sigmas"] = sigmas
+    started = time.perf_counter()
+    (evaluation,) = show_evaluations(workspace, evaluate_run(workspace, run_id, EvalRequest([dataset], overrides)))
+    print(f"  {dataset} {protocol}: evaluation {evaluation.id}, {time.perf_counter() - started:.0f} s", flush=True)
+    return evaluation
+
+
+def peer_scores(dataset: str, protocol: str, sigmas: list[float] | None, seed: int, sigma_used: dict) -> dict:
+    """(sigma, peer) -> (mean PSNR, mean SSIM) on the noisy images `registry eval` drew."""
+    clean = manifest_images(SHARED, dataset, 3)
+    if sigmas is None:  # real noise: the shots themselves, every peer told the run's estimate
+        shots = _noisy_files(dataset)
+        cases = {REAL_NOISE: {key: (clean[key], shots[key], sigma_used[key]["real"]) for key in clean}}
+    else:
+        cases = {
+            sigma: {key: (image, noisy_input(image, key, sigma, seed, protocol), sigma) for key, image in clean.items()}
+            for sigma in sigmas
+        }
+    scores = {}
+    for name in PEER_NAMES:
+        for sigma, images in cases.items():
+            values = []
+            for clean_image, noisy, told in images.values():
+                network = load_peer(PEERS[name], _nearest_trained(PEERS[name], told))
+                if network is None:
+                    break
+                estimate = run_peer(network, noisy, told)
+                values.append((psnr(clean_image, estimate), ssim(clean_image, estimate)))
+            if values:
+                scores[(sigma, name)] = tuple(float(np.mean(column)) for column in zip(*values))
+    return scores
+
+
+def _nearest_trained(peer, sigma: float) -> float:
+    """A sigma the peer has a model for: any for blind peers, else the nearest trained level."""
+    trained = [s for s in peer.files if s is not None]
+    return min(trained, key=lambda s: abs(s - sigma)) if trained else sigma
+
+
+def _noisy_files(dataset: str) -> dict[str, np.ndarray]:
+    import csv
+
+    from denoiser.images import load_image
+
+    with open(SHARED / dataset / "MANIFEST.csv", newline="") as manifest:
+        return {
+            f"{dataset}/{row['image_id']}": load_image(SHARED / dataset / row["noisy_file"], 3)
+            for row in csv.DictReader(manifest)
+            if row["consent"] != "withdrawn"
+        }
+
+
+def speed(network) -> dict[str, float]:
+    """Median of 5 (after one warm-up) on a 512x512 colour image at sigma 25, ms."""
+    images = manifest_images(SHARED, "cc15", 3)
+    clean = images[sorted(images)[0]]
+    noisy = noisy_input(clean, "speed", 25.0, 0, "float")
+    methods = {"model": lambda image: denoise(network, image, 25.0)}
+    for name in ("nlm", "bm3d"):
+        if name != "bm3d" or baselines.bm3d_available():
+            methods[name] = partial(baselines.build_baseline(name, [], [25.0], 0), sigma=25.0)
+    for name in PEER_NAMES:
+        peer = load_peer(PEERS[name], 25.0)
+        if peer is not None:
+            methods[name] = partial(run_peer, peer, sigma=25.0)
+    return {name: 1000 * median_seconds(partial(method, noisy), 5, warm_up=True) for name, method in methods.items()}
+
+
+def photos(model: Path) -> dict:
+    """`registry denoise` with the exported colour model on a 6000x4000 photo, and tiling on 512x512."""
+    from bench.photos import SIGMA, make_photo, run_denoise
+    from denoiser.tiling import DEFAULT_TILE, denoise_tiled
+    from registry.model_folders import open_model_folder
+
+    from PIL import Image
+
+    result = {}
+    with tempfile.TemporaryDirectory(prefix="bench-color-") as folder:
+        photo = make_photo(Path(folder))
+        result["large"] = run_denoise(str(model), photo, Path(folder) / "out", DEFAULT_TILE, luminance=False)
+        crop = np.asarray(Image.open(photo).crop((2000, 1500, 2512, 2012)).convert("RGB"), dtype=np.float32) / 255
+    network = open_model_folder(model, [], allow_unverified=True).network
+    for tile in (0, 256):
+        result[f"crop_512_tile_{tile}_s"] = median_seconds(
+            lambda t=tile: denoise_tiled(network, crop, SIGMA, tile=t), 5, warm_up=True
+        )
+    whole, tiled = (denoise_tiled(network, crop, SIGMA, tile=t) for t in (0, 256))
+    result["crop_512_max_abs_difference"] = float(np.abs(whole - tiled).max())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a finished 3-channel run")
+    parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--model", type=Path, help="the run's exported folder, for the photo timings")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if not baselines.bm3d_available():
+        raise SystemExit("bm3d is not installed (pip install bm3d): CBM3D is the reference this benchmark needs")
+    cache = bm3d_cache.install()
+
+    workspace = find_workspace(args.workspace)
+    ensure_datasets(workspace)
+    run = show_run(workspace, args.run)
+    if run.config["model"].get("channels", 1) != 3:
+        raise SystemExit(f"run {run.id} is not a colour (3-channel) run")
+    seed = run.config["train"]["seed"]
+    _, network, _ = load_run_model(workspace, run)
+
+    rows, results = [], {}
+    for label, dataset, protocol, sigmas in CONDITIONS:
+        evaluation = registry_evaluation(workspace, run.id, dataset, protocol, sigmas)
+        view = EvalView.of_evaluation(evaluation)
+        peers = peer_scores(dataset, protocol, sigmas, seed, evaluation.details.get("sigma_used", {}))
+        for sigma in view.sigmas:
+            shown = "real, blind" if view.real_noise else f"{sigma:g}"
+            for method in METHODS:
+                if method in view.methods:
+                    score = (view.mean(sigma, method, "psnr"), view.mean(sigma, method, "ssim"))
+                    rows.append([label, shown, method, *score])
+                    results[f"{label}/{shown}/{method}"] = {"psnr": score[0], "ssim": score[1], "evaluation": evaluation.id}
+            for name in PEER_NAMES:
+                if (sigma, name) in peers:
+                    rows.append([label, shown, name, *peers[(sigma, name)]])
+                    results[f"{label}/{shown}/{name}"] = dict(zip(("psnr", "ssim"), peers[(sigma, name)]))
+
+    gflops = {"model": run.cost["gflops_per_megapixel"]}
+    for name in PEER_NAMES:
+        peer = load_peer(PEERS[name], 25.0)
+        if peer is not None:
+            gflops[name] = gflops_per_megapixel(peer, 3)
+    timings = speed(network)
+    threads = torch.get_num_threads()
+    print("\nPSNR (dB) and SSIM; every method of a set on the same noisy images")
+    print(markdown_table(["set", "sigma", "method", "PSNR", "SSIM"], rows))
+    print("\nPublished PSNR at sigma 15 / 25 / 50 (../shared/datasets/README.md)")
+    print(
+        markdown_table(
+            ["method", "CBSD68", "Kodak24", "McMaster"],
+            [[name, *(" / ".join(f"{v:.2f}" for v in sets[s]) for s in ("CBSD68", "Kodak24", "McMaster"))]
+             for name, sets in PUBLISHED.items()],
+        )
+    )
+    print(f"\n512x512 colour, sigma 25, median of 5, ms ({threads} torch threads; CBM3D and NLM as their packages run)")
+    print(markdown_table(["method", "ms", "GFLOPs/MP"], [[k, v, gflops.get(k, "")] for k, v in timings.items()]))
+    summary = {
+        "run": run.id,
+        "train_minutes": run.train_seconds / 60,
+        "parameters": run.cost["parameters"],
+        "results": results,
+        "published": PUBLISHED,
+        "timing_ms_512": timings,
+        "gflops_per_megapixel": gflops,
+        "threads": threads,
+        "bm3d_cache": cache,
+    }
+    if args.model:
+        summary["photos"] = photos(args.model)
+        large = summary["photos"]["large"]
+        print(f"\nregistry denoise, 6000x4000 colour photo, tiled: {large['seconds']:.1f} s, {large['peak_mb']:.0f} MB peak")
+        print(
+            "512x512 crop: whole {crop_512_tile_0_s:.2f} s, 256-px tiles {crop_512_tile_256_s:.2f} s, "
+            "max abs difference {crop_512_max_abs_difference:.1e}".format(**summary["photos"])
+        )
+    print(f"\nwrote {write_result('color', summary)}")
+
+
+if __name__ == "__main__":
+    main()
