@@ -237,6 +237,16 @@ def test_a_tiny_colour_run_trains_evaluates_on_rgb_and_audits_identical(color_wo
     assert table1[0]["Image_ID"] == "pairs/pair0" and table1[0]["Noisy_PSNR"] == pytest.approx(psnr(clean, noisy))
 
 
+def test_a_bf16_run_with_weight_averaging_records_both_and_audits_identical(color_workspace, tmp_path):
+    # The colour reference trains under bf16 autocast: its audit must re-execute to the same bytes.
+    run_id = train_run(color_workspace, tmp_path / "color.yaml", ["train.precision=bf16", "train.ema=0.9"])
+    with color_workspace.store().reader() as session:
+        recorded = session.get(Run, run_id).config["train"]
+    assert recorded["precision"] == "bf16" and recorded["ema"] == 0.9
+    result = audit_run(color_workspace, run_id)
+    assert result.verdict == "IDENTICAL", result.reason
+
+
 def test_a_colour_config_on_gray_images_is_refused_before_anything_is_recorded(color_workspace, tmp_path, capsys):
     config = tmp_path / "gray-data.yaml"
     config.write_text(COLOR_CONFIG.replace("datasets: [rgb]", "datasets: [tiny]"))
