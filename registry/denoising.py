@@ -41,12 +41,13 @@ from registry.manifests import sha256_file
 from registry.model_resolution import WithdrawnTraining
 from registry.models import Output
 from registry.output_facts import InputCheck, check_input, model_facts, training_mining
-from registry.photos import DEFAULT_MAX_PIXELS, Photo, output_problem, read_photo, write_photo
+from registry.limits import pixel_budget as configured_budget
+from registry.photos import Photo, output_problem, read_photo, write_photo
 from registry.reporting import Reporter
 from registry.run_models import LoadedModel
 from registry.signing_keys import ResolvedSigner, credentials_summary
 from registry.withdrawals import LISTED
-from registry.workspace import Workspace, setting
+from registry.workspace import Workspace
 
 MAX_SIGMA = 255.0
 SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
@@ -103,10 +104,7 @@ def check_options(options: DenoiseOptions) -> None:
 
 def pixel_budget(options: DenoiseOptions, workspace: Workspace | None) -> int:
     """--max-pixels, else the workspace's `max-pixels` setting, else the default (a 100 MP photo fits)."""
-    if options.max_pixels is not None:
-        return options.max_pixels
-    configured = setting(workspace.root, "max-pixels") if workspace is not None else None
-    return int(configured) if configured else DEFAULT_MAX_PIXELS
+    return options.max_pixels if options.max_pixels is not None else configured_budget(workspace)
 
 
 def plan_outputs(inputs: list[Path], out: Path, suffix: str = ".png") -> dict[Path, Path]:

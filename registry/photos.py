@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from registry.errors import RegistryError
+from registry.limits import DEFAULT_MAX_PIXELS
 
-DEFAULT_MAX_PIXELS = 120_000_000  # a 100-megapixel camera (11648 x 8736) fits
 BUDGET_HINT = "raise it with --max-pixels N or `registry config set max-pixels N`"
 ORIENTATION_TAG = 0x0112
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -78,6 +78,14 @@ def check_budget(width: int, height: int, max_pixels: int, shown: Path) -> None:
             f"{shown}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the pixel budget of "
             f"{max_pixels / 1e6:g} megapixels; {BUDGET_HINT}"
         )
+
+
+def check_readable_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, shown: Path | None = None) -> None:
+    """A one-line RegistryError when `path` is not an image we can open within the pixel budget
+    (its header only: a decompression bomb is refused before anything is decoded)."""
+    shown = shown or path
+    with _opened(path, shown) as image:
+        check_budget(image.width, image.height, max_pixels, shown)
 
 
 def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, shown: Path | None = None) -> Photo:

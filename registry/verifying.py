@@ -44,6 +44,8 @@ from registry.models import Output, Run
 from registry.run_models import SELF_DECLARED_CLAIMS, VERIFIED_CLAIMS
 from registry.runs import RUN_LOADS, run_fingerprint
 from registry.trust_store import chosen_anchors, model_anchors, untrusted_workspace_ca
+from registry.limits import pixel_budget
+from registry.photos import check_readable_image
 from registry.withdrawals import LISTED, ListSource
 from registry.workspace import DB_ENV, Workspace
 
@@ -65,6 +67,7 @@ class FileReport:
     anchor: dict[str, str] | None = None
     folder_signer: str | None = None  # a model folder's signing certificate subject
     registry: str = "not checked"
+    unreadable: bool = False  # not an image that can be opened within the pixel budget: exit 2
     # The model's training images whose consent was withdrawn after it was trained, as a signed
     # withdrawal list or the model's registry says (None: nobody said); the signature stays valid.
     withdrawn_training_data: list[str] | None = None
@@ -89,6 +92,7 @@ class FileReport:
             "file": str(self.path),
             "kind": self.kind,
             "ok": self.ok,
+            "unreadable": self.unreadable,
             "reason": self.reason,
             "signed_by": (v.signer or {}).get("common_name") if v else self.folder_signer,
             "issuer": (v.signer or {}).get("issuer") if v else None,
@@ -145,6 +149,7 @@ def verify_files(
     extra_trust: list[Path] = (),
     db_url: str | None = None,
     withdrawals: Path | None = None,
+    max_pixels: int | None = None,
 ) -> list[FileReport]:
     """`withdrawals`: a signed withdrawal list to check each file's model against (default: the
     location the model recorded, when it is a readable local path); a bad list is a usage error."""
@@ -152,10 +157,13 @@ def verify_files(
     anchors = chosen_anchors(list(extra_trust))
     lists = ListSource(anchors, withdrawals)
     registry = open_registry(workspace, db_url)
+    budget = max_pixels or pixel_budget(workspace)
     reports = []
     for path in map(Path, paths):
         if path.is_dir():
             reports.append(_verify_folder(path, model_anchors(list(extra_trust)), registry, lists))
+        elif (problem := _unreadable(path, budget)) is not None:
+            reports.append(problem)
         else:
             reports.append(_verify_image(path, anchors, registry, lists))
     if workspace is not None:
@@ -175,6 +183,16 @@ def _check_readable(paths: list[Path]) -> None:
             continue
         if content_media_type(path) is None:  # judged by its bytes: a renamed file is what it is
             raise RegistryError(f"{path}: not an image in a format that can carry a C2PA manifest")
+
+
+def _unreadable(path: Path, max_pixels: int) -> FileReport | None:
+    """A failed report for a file that cannot be opened as an image (a decompression bomb, a
+    truncated header): nothing else of it is looked at, and the batch goes on."""
+    try:
+        check_readable_image(path, max_pixels)
+    except RegistryError as exc:
+        return FileReport(path, False, f"not a readable image: {exc}", unreadable=True)
+    return None
 
 
 def _verify_image(path: Path, anchors: list[Anchor], registry: Registry | None, lists: ListSource) -> FileReport:

@@ -21,6 +21,16 @@ def plain_png(path: Path, seed: int = 7, size: int = 48) -> Path:
     return path
 
 
+def bomb_png(path: Path, side: int = 60000) -> Path:
+    """A small PNG whose header claims side x side pixels (a decompression bomb)."""
+    plain_png(path, size=20)
+    data = bytearray(path.read_bytes())
+    data[16:24] = side.to_bytes(4, "big") * 2  # IHDR's width and height
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # and its CRC
+    path.write_bytes(bytes(data))
+    return path
+
+
 def signed_png(
     path: Path,
     credentials: SigningCredentials,

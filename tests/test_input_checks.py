@@ -4,12 +4,13 @@ input from a signer the user does not trust is accepted and recorded as such; in
 under the user's own CA are recorded as trusted."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from provenance.keys import create_development_keys
 from provenance.verification import parent_validation, verify_image
-from tests.c2pa_files import edit_manifest, plain_png, repaint_pixel, signed_png
+from tests.c2pa_files import bomb_png, edit_manifest, plain_png, repaint_pixel, signed_png
 from tests.conftest import cli
 
 
@@ -103,6 +104,19 @@ def test_verify_refuses_what_is_not_an_image(tmp_path, capsys):
     (tmp_path / "junk.png").write_bytes(b"not a picture at all")
     code, _, err = cli(capsys, "verify", tmp_path / "junk.png")
     assert code == 2 and "not an image" in err
+
+
+def test_verify_refuses_a_decompression_bomb_and_still_checks_the_rest(own_output, tmp_path, capsys):
+    """A file that cannot be opened within the pixel budget fails alone (exit 2, its reason);
+    the signed output beside it is still verified."""
+    bomb = bomb_png(tmp_path / "bomb.png")
+    code, out, _ = cli(capsys, "verify", bomb, own_output, "--json")
+    reports = {Path(report["file"]).name: report for report in json.loads(out)}
+    assert code == 2
+    assert reports["bomb.png"]["unreadable"] and "over the pixel budget" in reports["bomb.png"]["reason"]
+    assert reports["noisy.png"]["ok"] and reports["noisy.png"]["reason"] == "ok"
+    code, _, _ = cli(capsys, "verify", bomb, own_output, "--max-pixels", 4_000_000_000)
+    assert code == 1  # within a raised budget it is an image, one without a manifest
 
 
 def test_the_input_signed_into_the_output_is_the_one_that_was_checked(model, tmp_path, monkeypatch, capsys):

@@ -9,14 +9,13 @@ import typer
 
 from denoiser.tiling import DEFAULT_TILE
 from provenance.model_signatures import SIGNED
-from registry.cli.options import DbOption, JsonOption, optional_workspace
+from registry.cli.options import DbOption, JsonOption, MaxPixelsOption, optional_workspace
 from registry.cli.ui import UI
 from registry.denoising import BLIND_DEFAULT, DenoiseOptions, check_options, denoise_files
 from registry.exporting import export_run
 from registry.model_folders import sign_model_folder
 from registry.model_resolution import check_withdrawn_training, resolve_model
 from registry.noising import make_noisy
-from registry.photos import DEFAULT_MAX_PIXELS
 from registry.signing_keys import folder_credentials, resolve_signer, tsa_url
 from registry.trust_store import chosen_anchors, model_anchors
 from registry.withdrawals import ListSource
@@ -77,14 +76,7 @@ def denoise(
         int,
         typer.Option("--tile", help="Denoise large photos in tiles of N pixels (bounded memory); 0 = whole image."),
     ] = DEFAULT_TILE,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            "--max-pixels",
-            help="Refuse photos over N pixels, checked before decoding "
-            f"(default: the max-pixels setting, else {DEFAULT_MAX_PIXELS:,}).",
-        ),
-    ] = None,
+    max_pixels: MaxPixelsOption = None,
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Write unsigned outputs.")] = False,
     cert: CertOption = None,
     key: KeyOption = None,

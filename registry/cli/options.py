@@ -7,12 +7,21 @@ from typing import Annotated
 import typer
 
 from registry.errors import RegistryError
+from registry.limits import DEFAULT_MAX_PIXELS
 from registry.workspace import Workspace, find_workspace
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL; default $REGISTRY_DB_URL, then the workspace's own.", show_default=False),
+]
+MaxPixelsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pixels",
+        help="Refuse images over N pixels, checked before decoding "
+        f"(default: the max-pixels setting, else {DEFAULT_MAX_PIXELS:,}).",
+    ),
 ]
 
 

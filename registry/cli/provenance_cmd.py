@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from registry.cli.options import DbOption, JsonOption, optional_workspace
+from registry.cli.options import DbOption, JsonOption, MaxPixelsOption, optional_workspace
 from registry.cli.ui import UI
 from registry.signing_keys import create_publisher_keys, init_keys, show_keys, trust_workspace_ca
 from registry.verifying import verify_files
@@ -113,6 +113,7 @@ def verify(
             help="A signed withdrawal list to check each model against; default: the location the model records.",
         ),
     ] = None,
+    max_pixels: MaxPixelsOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -123,10 +124,11 @@ def verify(
     enclosing workspace) is consulted only when the output names it. A model trained on data whose
     consent was withdrawn since (its registry, or a signed withdrawal list says so) gets a note: the
     file still verifies, its signature being valid. A tampered or untrusted list is a usage error.
-    Exit 0 when every file verifies, 1 when any does not, 2 for usage errors.
+    Exit 0 when every file verifies, 1 when any does not, 2 for usage errors and for files that
+    cannot be opened as images (a decompression bomb): the other files are still verified.
     """
     ui = UI(as_json)
-    reports = verify_files(files, optional_workspace(db), trust or [], db, withdrawals)
+    reports = verify_files(files, optional_workspace(db), trust or [], db, withdrawals, max_pixels)
     summaries = [report.summary() for report in reports]
 
     def render() -> None:
@@ -144,4 +146,6 @@ def verify(
                 ui.line(f"     {note}")
 
     ui.result(summaries, render)
+    if any(report.unreadable for report in reports):
+        raise typer.Exit(2)
     raise typer.Exit(0 if all(report.ok for report in reports) else 1)
