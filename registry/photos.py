@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from registry.errors import RegistryError
 from registry.limits import DEFAULT_MAX_PIXELS
@@ -82,9 +82,10 @@ def check_budget(width: int, height: int, max_pixels: int, shown: Path) -> None:
 
 def check_readable_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, shown: Path | None = None) -> None:
     """A one-line RegistryError when `path` is not an image we can open within the pixel budget
-    (its header only: a decompression bomb is refused before anything is decoded)."""
+    (its header only: a decompression bomb is refused before anything is decoded). A damaged
+    ancillary PNG chunk, such as an edited C2PA manifest, is not a reason: verification names it."""
     shown = shown or path
-    with _opened(path, shown) as image:
+    with _opened(path, shown, skip_damaged_ancillary=True) as image:
         check_budget(image.width, image.height, max_pixels, shown)
 
 
@@ -119,10 +120,12 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, shown: Path | N
 
 
 @contextlib.contextmanager
-def _opened(path: Path, shown: Path) -> Iterator[Image.Image]:
-    """The file opened (its header read, nothing decoded); our pixel budget replaces Pillow's bomb check."""
-    limit = Image.MAX_IMAGE_PIXELS
+def _opened(path: Path, shown: Path, skip_damaged_ancillary: bool = False) -> Iterator[Image.Image]:
+    """The file opened (its header read, nothing decoded); our pixel budget replaces Pillow's bomb check.
+    `skip_damaged_ancillary`: Pillow skips the CRC of optional chunks (only header reads use it)."""
+    limit, lenient = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     Image.MAX_IMAGE_PIXELS = None
+    ImageFile.LOAD_TRUNCATED_IMAGES = skip_damaged_ancillary
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -134,7 +137,7 @@ def _opened(path: Path, shown: Path) -> Iterator[Image.Image]:
     except (OSError, SyntaxError, ValueError) as exc:
         raise RegistryError(f"unreadable image {shown}: {exc}") from None
     finally:
-        Image.MAX_IMAGE_PIXELS = limit
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = limit, lenient
     with image:
         if getattr(image, "n_frames", 1) > 1:
             raise RegistryError(f"multi-frame images are not supported: {shown}")
