@@ -151,7 +151,8 @@ def speed(network) -> dict[str, float]:
 def photos(model: Path) -> dict:
     """`registry denoise` with the exported colour model on a 6000x4000 photo, and tiling on 512x512."""
     from bench.photos import SIGMA, make_photo, run_denoise
-    from denoiser.tiling import DEFAULT_TILE, denoise_tiled
+    from denoiser.defaults import DEFAULT_TILE
+    from denoiser.tiling import denoise_tiled
     from registry.model_folders import open_model_folder
 
     from PIL import Image

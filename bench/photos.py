@@ -26,7 +26,8 @@ import torch
 from PIL import Image
 
 from bench.common import ROOT, SHARED, markdown_table, median_seconds, write_result
-from denoiser.tiling import DEFAULT_TILE, denoise_tiled
+from denoiser.defaults import DEFAULT_TILE
+from denoiser.tiling import denoise_tiled
 from registry.model_folders import open_model_folder
 
 SIZE = (6000, 4000)

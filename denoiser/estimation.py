@@ -145,6 +145,3 @@ def estimate_liu(noisy: np.ndarray, patch: int = LIU_PATCH, iterations: int = LI
 
 
 ESTIMATORS: dict[str, GrayEstimator] = {"mad": estimate_mad, "pca": estimate_pca, "liu": estimate_liu}
-# Blind mode's default, chosen by bench/noise_estimation.py: the lowest error averaged over
-# gray BSD68, colour CBSD68 (sigma 5-50) and CC15's real noise (see README, Benchmarks).
-BLIND_DEFAULT = "liu"

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS
+from denoiser.defaults import BLIND_DEFAULT
+from denoiser.estimation import ESTIMATORS
 from denoiser.layout import image_channels, model_channels, to_batch, to_image
 
 

@@ -33,9 +33,8 @@ import torch
 from torch import nn
 
 from denoiser.config import ModelConfig
+from denoiser.defaults import DEFAULT_TILE
 from denoiser.inference import annealed_sigmas
-
-DEFAULT_TILE = 768  # core side: with the reference U-Net's 128-pixel margin a tile is 1024x1024, about 0.8 GB
 
 
 def size_multiple(config: ModelConfig) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from denoiser.estimation import BLIND_DEFAULT
+from denoiser.defaults import BLIND_DEFAULT
 from denoiser.inference import estimate_sigma
 from denoiser.tiling import denoise_tiled
 from denoiser.ycbcr import LUMA_NOISE_GAIN, rgb_to_ycbcr, ycbcr_to_rgb

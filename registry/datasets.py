@@ -27,7 +27,8 @@ from registry.db import Store, utcnow
 from registry.environment import current_user
 from registry.errors import NotFoundError, RegistryError
 from registry.manifests import MANIFEST_NAME, ImageEntry, content_hash, read_entries, sha256_file
-from registry.models import CONSENT_STATUSES, ConsentEvent, Dataset, Image, NoisyFile
+from registry.models import ConsentEvent, Dataset, Image, NoisyFile
+from registry.vocabulary import CONSENT_STATUSES
 from registry.workspace import Workspace
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")

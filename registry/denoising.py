@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS
-from denoiser.tiling import DEFAULT_TILE, is_local
+from denoiser.defaults import BLIND_DEFAULT, DEFAULT_TILE
+from denoiser.estimation import ESTIMATORS
+from denoiser.tiling import is_local
 from provenance.anchors import Anchor
 from provenance.pixels import pixel_sha256
 from provenance.rights import ALLOWED, assertion, explain, summarize

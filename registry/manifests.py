@@ -24,7 +24,7 @@ from pathlib import Path
 from denoiser.images import GRAY_MODES, ImageError, ImageInfo, inspect_image
 from provenance.pixels import pixel_sha256
 from registry.errors import RegistryError
-from registry.models import CONSENT_STATUSES
+from registry.vocabulary import CONSENT_STATUSES
 from registry.text import has_hidden_characters
 from registry.workspace import inside
 

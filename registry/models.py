@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import JSON, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-CONSENT_STATUSES = ("granted", "withdrawn", "unknown", "not-applicable")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 VERDICTS = ("IDENTICAL", "EQUIVALENT", "DIVERGED", "INTEGRITY_FAILED")
 

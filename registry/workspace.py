@@ -12,13 +12,15 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from provenance.rights import MINING_USES
 from registry import dvc
-from registry.db import Store, migrate, safe_url
 from registry.errors import RegistryError
-from registry.ledger import record as ledger
 from registry.text import has_hidden_characters
+
+if TYPE_CHECKING:  # the database layer is imported when first used: `registry --help` stays fast
+    from registry.db import Store
 
 MARKER = ".registry"
 CONFIG_FILE = "config.json"
@@ -49,6 +51,8 @@ class Workspace:
     def store(self) -> Store:
         """The workspace's database, opened (and its schema checked) once."""
         if self._store is None:
+            from registry.db import Store
+
             store = Store(self.db_url)
             store.check_schema()
             self._store = store
@@ -165,6 +169,8 @@ def check_setting(name: str, value: str) -> str:
 
 def show_settings(root: Path) -> dict[str, str]:
     settings = read_settings(root)
+    from registry.db import safe_url
+
     shown = {name: settings.get(key, "") for name, (key, _) in SETTINGS.items()}
     return shown | {"database": safe_url(resolve_db_url(root, None))}
 
@@ -230,6 +236,9 @@ def init_workspace(
     if training_mining:
         update_settings(root, training_mining=training_mining)
         done.append(f"training-mining policy for signed outputs: {training_mining}")
+    from registry.db import Store, migrate, safe_url
+    from registry.ledger import record as ledger
+
     workspace = Workspace(root, resolve_db_url(root, db_url))
     store = Store(workspace.db_url)
     try:

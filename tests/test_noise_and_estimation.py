@@ -9,7 +9,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from denoiser.config import NoiseConfig, config_from_dict
-from denoiser.estimation import BLIND_DEFAULT, ESTIMATORS, estimate_liu, liu_threshold
+from denoiser.defaults import BLIND_DEFAULT
+from denoiser.estimation import ESTIMATORS, estimate_liu, liu_threshold
 from denoiser.inference import estimate_sigma
 from denoiser.noise import (
     add_awgn,

@@ -14,7 +14,7 @@ from PIL import Image
 
 from audits.audit import audit_run
 from audits.integrity import paired_files
-from denoiser.estimation import BLIND_DEFAULT
+from denoiser.defaults import BLIND_DEFAULT
 from denoiser.images import load_gray
 from denoiser.metrics import psnr
 from registry.datasets import add_dataset, show_dataset

@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from registry.ablation import ablate
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.runs import show_run
-from registry.tables import table4
 from registry.workspace import find_workspace
 
 
@@ -27,6 +24,10 @@ def ablate_(
     as_json: JsonOption = False,
 ) -> None:
     """Train and evaluate every variant as a registered run, then print the ablation table (Table 4)."""
+    from registry.ablation import ablate
+    from registry.runs import show_run
+    from registry.tables import table4
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     family, run_ids = ablate(workspace, folder, overrides or [], ui)

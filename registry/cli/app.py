@@ -1,7 +1,14 @@
 """The `registry` command tree. Each command maps its options to one API call and
-hands the result to the UI; the work itself lives in registry/ and audits/."""
+hands the result to the UI; the work itself lives in registry/ and audits/.
+
+Command modules import that API inside each command, never at the top: building this tree
+loads no torch, numpy, database or signing library, so `registry --help` and `--version`
+start at once (tests/test_cli_startup.py keeps it so; bench/startup.py measures it).
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -30,8 +37,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"provenoise {version('provenoise')}")
+        raise typer.Exit()
+
+
 @app.callback(epilog="Add --debug anywhere to see the traceback of an unexpected error.")
-def root() -> None:
+def root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """provenoise registry. Run a command with --help for an example."""
 
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from audits.audit import audit_run
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
 from registry.workspace import find_workspace
@@ -25,6 +24,8 @@ def audit(
 
     Exit 0 when IDENTICAL or EQUIVALENT, 1 when DIVERGED or INTEGRITY_FAILED.
     """
+    from audits.audit import audit_run
+
     ui = UI(as_json)
     result = audit_run(find_workspace(db_url=db), run, ui)
     data = {

@@ -9,18 +9,7 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.consent import WITHDRAWN
-from registry.datasets import (
-    add_dataset,
-    dataset_consent,
-    dataset_datasheet,
-    list_datasets,
-    set_consent,
-    show_dataset,
-)
-from registry.impact import withdrawal_impact
-from registry.models import CONSENT_STATUSES
-from registry.views import dataset_detail, dataset_duplicates, dataset_summary
+from registry.vocabulary import CONSENT_STATUSES
 from registry.workspace import find_workspace
 
 data_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
@@ -50,6 +39,9 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Copy a folder of images into data/NAME, version it with DVC and record every image."""
+    from registry.datasets import add_dataset, dataset_consent, show_dataset
+    from registry.views import dataset_duplicates, dataset_summary
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     with ui.progress(f"checking images of {name}", None) as update:
@@ -75,6 +67,9 @@ def add(
 @data_app.command("list", epilog="Example: registry data list --json")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List registered datasets."""
+    from registry.datasets import dataset_consent, list_datasets
+    from registry.views import dataset_summary
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     datasets = list_datasets(workspace)
@@ -114,6 +109,9 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show a dataset and every image with its hash, licence and consent (or its datasheet)."""
+    from registry.datasets import dataset_consent, dataset_datasheet, show_dataset
+    from registry.views import dataset_detail
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     if datasheet:
@@ -174,6 +172,10 @@ def consent_set(
     weights depend on it) with their exported models and outputs; apart from them, runs that only
     tested on it and evaluations that scored it (their metrics include it).
     """
+    from registry.consent import WITHDRAWN
+    from registry.datasets import set_consent
+    from registry.impact import withdrawal_impact
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     event = set_consent(workspace, image, status, note)

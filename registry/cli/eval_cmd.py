@@ -10,8 +10,6 @@ import typer
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
 from registry.errors import RegistryError
-from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
-from registry.tables import EvalView, evaluation_tables, sigma_label, table1, table3
 from registry.workspace import find_workspace
 
 
@@ -65,6 +63,9 @@ def eval_(
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate a run's model and the classical baselines on the same noisy images; print Tables 1-3."""
+    from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
+    from registry.tables import EvalView, evaluation_tables, sigma_label, table1, table3
+
     ui = UI(as_json)
     overrides = {
         key: value

@@ -10,12 +10,6 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.files import read_json, write_json
-from registry.ledger.check import verify_ledger
-from registry.ledger.heads import current_head, sign_head
-from registry.ledger.proofs import ProofFailed, check_proof, prove
-from registry.signing_keys import folder_credentials
-from registry.trust_store import chosen_anchors
 from registry.workspace import find_workspace
 
 ledger_app = typer.Typer(help="The tamper-evident record of every registry write.", no_args_is_help=True)
@@ -39,6 +33,10 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check every entry, signed head and recorded row; exit 0 when intact, 1 naming the first mismatch."""
+    from registry.files import read_json
+    from registry.ledger.check import verify_ledger
+    from registry.trust_store import chosen_anchors
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     pinned = read_json(since, "pinned head") if since else None
@@ -60,6 +58,9 @@ def verify(
 @ledger_app.command("head", epilog="Example: registry ledger head --out pinned-head.json")
 def head(out: OutOption = None, force: ForceOption = False, db: DbOption = None) -> None:
     """Print the signed head (size, root) to pin somewhere else, signing a new one if entries were added."""
+    from registry.ledger.heads import current_head
+    from registry.signing_keys import folder_credentials
+
     workspace = find_workspace(db_url=db)
     signed = current_head(workspace.store(), folder_credentials(workspace), "registry ledger head").signed
     _emit(signed, out, force)
@@ -68,6 +69,9 @@ def head(out: OutOption = None, force: ForceOption = False, db: DbOption = None)
 @ledger_app.command("sign", epilog="Example: registry ledger sign")
 def sign(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Sign the ledger's head now with the workspace key."""
+    from registry.ledger.heads import sign_head
+    from registry.signing_keys import folder_credentials
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     signed = sign_head(workspace.store(), folder_credentials(workspace, reporter=ui), "registry ledger sign")
@@ -87,6 +91,10 @@ def prove_item(
     db: DbOption = None,
 ) -> None:
     """An inclusion proof of ITEM's row in the newest signed head, checkable without the database."""
+    from registry.files import read_json
+    from registry.ledger.proofs import prove
+    from registry.trust_store import chosen_anchors
+
     workspace = find_workspace(db_url=db)
     pinned = read_json(since, "pinned head") if since else None
     with workspace.store().reader() as session:
@@ -105,6 +113,10 @@ def check(
 
     Exit 0 when it proves the row, 1 when any part fails, 2 for a file that is not a proof.
     """
+    from registry.files import read_json
+    from registry.ledger.proofs import ProofFailed, check_proof
+    from registry.trust_store import chosen_anchors
+
     ui = UI(as_json)
     pinned = read_json(head, "pinned head") if head else None
     try:
@@ -123,6 +135,8 @@ def check(
 
 
 def _emit(document: dict, out: Path | None, force: bool) -> None:
+    from registry.files import write_json
+
     if out is not None:
         write_json(out, document, force)
     else:

@@ -11,8 +11,6 @@ import typer
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
 from registry.errors import RegistryError
-from registry.lineage import FORMATS, lineage_of
-from registry.lineage_picture import picture, write_picture
 from registry.workspace import find_workspace
 
 # kind -> (table title, [(column, attribute)]): what the tables show of each node
@@ -92,6 +90,9 @@ def lineage(
 
     Runs whose weights depend on an image whose consent is now withdrawn are flagged.
     """
+    from registry.lineage import FORMATS, lineage_of
+    from registry.lineage_picture import picture, write_picture
+
     ui = UI(as_json or format == "json")
     if format not in FORMATS:
         raise RegistryError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")

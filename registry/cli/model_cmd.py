@@ -7,18 +7,9 @@ from typing import Annotated
 
 import typer
 
-from denoiser.tiling import DEFAULT_TILE
-from provenance.model_signatures import SIGNED
+from denoiser.defaults import BLIND_DEFAULT, DEFAULT_TILE
 from registry.cli.options import DbOption, JsonOption, MaxPixelsOption, optional_workspace
 from registry.cli.ui import UI
-from registry.denoising import BLIND_DEFAULT, DenoiseOptions, check_options, denoise_files
-from registry.exporting import export_run
-from registry.model_folders import sign_model_folder
-from registry.model_resolution import check_withdrawn_training, resolve_model
-from registry.noising import make_noisy
-from registry.signing_keys import folder_credentials, resolve_signer, tsa_url
-from registry.trust_store import chosen_anchors, model_anchors
-from registry.withdrawals import ListSource
 from registry.workspace import find_workspace
 
 TrustOption = Annotated[
@@ -112,6 +103,13 @@ def denoise(
     input's channels, orientation (applied), alpha and ICC profile. Photos larger than
     --tile are denoised in overlapping tiles, in memory set by the tile.
     """
+    from provenance.model_signatures import SIGNED
+    from registry.denoising import DenoiseOptions, check_options, denoise_files
+    from registry.model_resolution import check_withdrawn_training, resolve_model
+    from registry.signing_keys import resolve_signer, tsa_url
+    from registry.trust_store import chosen_anchors, model_anchors
+    from registry.withdrawals import ListSource
+
     ui = UI(as_json)
     options = DenoiseOptions(
         sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input, luminance, tile, max_pixels
@@ -178,6 +176,9 @@ def export(
 
     The folder is signed (OpenSSF model signing, `model.sig`) with the workspace's key or --cert/--key.
     """
+    from registry.exporting import export_run
+    from registry.signing_keys import folder_credentials
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     credentials = None if no_sign else folder_credentials(workspace, cert, key, ui)
@@ -202,6 +203,9 @@ def models_sign(
 
     Check it afterwards with `registry verify FOLDER`.
     """
+    from registry.model_folders import sign_model_folder
+    from registry.signing_keys import folder_credentials
+
     ui = UI(as_json)
     workspace = optional_workspace(db)
     signature = sign_model_folder(folder, folder_credentials(workspace, cert, key, ui), force)
@@ -217,6 +221,8 @@ def noise(
     as_json: JsonOption = False,
 ) -> None:
     """Make a noisy 8-bit copy of an image, to try a model on."""
+    from registry.noising import make_noisy
+
     ui = UI(as_json)
     target = make_noisy(image, out, kind, level, seed)
     ui.result({"output": str(target), "kind": kind, "level": level, "seed": seed}, lambda: ui.line(str(target)))

@@ -9,8 +9,6 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption, MaxPixelsOption, optional_workspace
 from registry.cli.ui import UI
-from registry.signing_keys import create_publisher_keys, init_keys, show_keys, trust_workspace_ca
-from registry.verifying import verify_files
 
 keys_app = typer.Typer(help="Signing credentials and the CAs you trust.", no_args_is_help=True)
 
@@ -31,6 +29,8 @@ def keys_init(
     as_json: JsonOption = False,
 ) -> None:
     """Create a development CA and signing certificate (ES256; private keys mode 0600); you trust its CA."""
+    from registry.signing_keys import init_keys, show_keys
+
     ui = UI(as_json)
     workspace = optional_workspace(db)
     folder = init_keys(workspace, force)
@@ -41,6 +41,8 @@ def keys_init(
 @keys_app.command("show", epilog="Example: registry keys show --json")
 def keys_show(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show the signing certificate and its CA (never the key), and the CAs you trust."""
+    from registry.signing_keys import show_keys
+
     ui = UI(as_json)
     info = show_keys(optional_workspace(db))
     ui.result(info, lambda: _render_keys(ui, info))
@@ -55,6 +57,8 @@ def keys_trust(
     as_json: JsonOption = False,
 ) -> None:
     """Trust a CA from now on (recorded in your own config, by its SHA-256 fingerprint)."""
+    from registry.signing_keys import trust_workspace_ca
+
     ui = UI(as_json)
     trusted = trust_workspace_ca(optional_workspace(db), certificate)
     ui.result(
@@ -74,6 +78,8 @@ def keys_publisher(
 
     Keep the folder private; give others the CA certificate (or add it to provenance/publishers/).
     """
+    from registry.signing_keys import create_publisher_keys
+
     ui = UI(as_json)
     info = create_publisher_keys(folder, name, years)
     ui.result(
@@ -127,6 +133,8 @@ def verify(
     Exit 0 when every file verifies, 1 when any does not, 2 for usage errors and for files that
     cannot be opened as images (a decompression bomb): the other files are still verified.
     """
+    from registry.verifying import verify_files
+
     ui = UI(as_json)
     reports = verify_files(files, optional_workspace(db), trust or [], db, withdrawals, max_pixels)
     summaries = [report.summary() for report in reports]

@@ -9,8 +9,7 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.reports.build import write_report
-from registry.reports.facts import DEFAULT_POWER_WATTS
+from registry.vocabulary import DEFAULT_POWER_WATTS
 from registry.workspace import find_workspace
 
 
@@ -33,6 +32,8 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Write a transparency report (model card) drawn from the registry's records."""
+    from registry.reports.build import write_report
+
     ui = UI(as_json)
     path = write_report(find_workspace(db_url=db), runs, format, out, power_watts)
     ui.result({"report": str(path), "format": format, "runs": runs}, lambda: ui.line(f"wrote {path}"))

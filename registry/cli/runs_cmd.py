@@ -8,9 +8,6 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.impact import withdrawn_training_images
-from registry.runs import list_runs, show_run, successor_ids
-from registry.views import run_detail, run_summary
 from registry.workspace import find_workspace
 
 runs_app = typer.Typer(help="Inspect recorded runs.", no_args_is_help=True)
@@ -23,6 +20,10 @@ def register(app: typer.Typer) -> None:
 @runs_app.command("list", epilog="Example: registry runs list --json")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List runs, oldest first."""
+    from registry.impact import withdrawn_training_images
+    from registry.runs import list_runs
+    from registry.views import run_summary
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     withdrawn = withdrawn_training_images(workspace)
@@ -63,6 +64,10 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show everything recorded about a run."""
+    from registry.impact import withdrawn_training_images
+    from registry.runs import show_run, successor_ids
+    from registry.views import run_detail
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     record = show_run(workspace, run)

@@ -10,7 +10,6 @@ import typer
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
 from registry.errors import RegistryError
-from registry.tracking import resume_run, train_run, train_successor
 from registry.workspace import find_workspace
 
 
@@ -51,6 +50,8 @@ def train(
     RUN's config, seeds and split less the withdrawn images, linked to RUN both ways.
     The run id is printed alone on the last line of stdout.
     """
+    from registry.tracking import resume_run, train_run, train_successor
+
     ui = UI(as_json)
     if force and not successor:
         raise RegistryError("--force goes with --successor RUN")

@@ -9,8 +9,6 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.signing_keys import folder_credentials
-from registry.withdrawals import publish
 from registry.workspace import find_workspace
 
 withdrawals_app = typer.Typer(
@@ -40,6 +38,9 @@ def withdrawals_publish(
     elsewhere can tell that a model, or an output's model, was trained on since-withdrawn data.
     Publish it where the workspace's `withdrawals-location` setting says (exported models record it).
     """
+    from registry.signing_keys import folder_credentials
+    from registry.withdrawals import publish
+
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     published = publish(workspace, out, folder_credentials(workspace, cert, key, ui), force)

@@ -9,8 +9,6 @@ import typer
 
 from registry.cli.options import DbOption, JsonOption
 from registry.cli.ui import UI
-from registry.setup import set_up_workspace
-from registry.starter import STARTER_NAME, ensure_starter
 from registry.workspace import SETTINGS, find_workspace, set_setting, show_settings
 
 config_app = typer.Typer(help="Workspace settings.", no_args_is_help=True)
@@ -73,6 +71,9 @@ def init(
     as_json: JsonOption = False,
 ) -> None:
     """Create (or adopt) a workspace: git, DVC, the registry database and the starter dataset."""
+    from registry.setup import set_up_workspace
+    from registry.starter import STARTER_NAME, ensure_starter
+
     ui = UI(as_json)
     workspace, done = set_up_workspace(path, db, training_mining, tsa_url, withdrawn_models)
     if starter:

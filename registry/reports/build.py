@@ -9,7 +9,8 @@ from registry.errors import RegistryError
 from registry.lineage_picture import to_dot, to_svg
 from registry.models import Run
 from registry.reports import plots
-from registry.reports.facts import DEFAULT_POWER_WATTS, report_facts
+from registry.reports.facts import report_facts
+from registry.vocabulary import DEFAULT_POWER_WATTS
 from registry.reports.grids import image_grids
 from registry.reports.render import (
     Figure,

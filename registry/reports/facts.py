@@ -22,9 +22,9 @@ from registry.models import Image, Output, Run
 from registry.runs import RUN_LOADS, get_run
 from registry.tables import EvalView, methods_table, table1, table2, table3, table4
 from registry.views import audit_view, run_detail
+from registry.vocabulary import DEFAULT_POWER_WATTS
 
 SCHEMA_VERSION = 1
-DEFAULT_POWER_WATTS = 65.0  # stated assumption: a desktop CPU package under load
 TABLE_SIGMA = 25.0
 
 
