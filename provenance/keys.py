@@ -93,8 +93,12 @@ def write_private(path: Path, data: bytes) -> None:
         os.close(descriptor)
 
 
-def create_development_keys(folder: Path, days: int = 365) -> SigningCredentials:
-    """A development CA and an ES256 signer it issued, written as PEM files in `folder`."""
+def create_development_keys(folder: Path, days: int = 365, keep_ca_key: bool = False) -> SigningCredentials:
+    """A development CA and an ES256 signer it issued, written as PEM files in `folder`.
+
+    The CA's private key is needed once, to issue the signer: it is not written unless
+    `keep_ca_key` (a key on disk is a key that can leak and mint trusted signers).
+    """
     create_ca_and_signer(
         folder,
         _name("provenoise development CA"),
@@ -102,6 +106,7 @@ def create_development_keys(folder: Path, days: int = 365) -> SigningCredentials
         datetime.timedelta(days=days),
         ExtendedKeyUsageOID.EMAIL_PROTECTION,  # what C2PA validators accept for a manifest signer
         DEVELOPMENT_FILES,
+        keep_ca_key,
     )
     return load_development_keys(folder)
 
@@ -130,10 +135,12 @@ def create_ca_and_signer(
     lifetime: datetime.timedelta,
     usage: x509.ObjectIdentifier,
     files: tuple[str, str, str, str],
+    keep_ca_key: bool = True,
 ) -> None:
     """A CA and an ES256 signing certificate it issued, as PEM files in `folder` (keys 0600).
 
-    `files` names the CA certificate, CA key, signer chain (signer, then CA) and signer key.
+    `files` names the CA certificate, CA key, signer chain (signer, then CA) and signer key;
+    without `keep_ca_key` the CA key is not written, and an older one there is removed.
     """
     now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + lifetime
@@ -170,7 +177,10 @@ def create_ca_and_signer(
     ca_cert, ca_key_file, chain, signer_key_file = files
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    write_private(folder / ca_key_file, _private_pem(ca_key))
+    if keep_ca_key:
+        write_private(folder / ca_key_file, _private_pem(ca_key))
+    else:
+        (folder / ca_key_file).unlink(missing_ok=True)  # an older CA's key: it signs nothing trusted now
     write_private(folder / signer_key_file, _private_pem(signer_key))
     (folder / ca_cert).write_bytes(_pem(ca))
     (folder / chain).write_bytes(_pem(signer) + _pem(ca))

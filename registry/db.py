@@ -6,6 +6,7 @@ rollback, so a failed command never leaves half a record behind.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -45,6 +46,23 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "(unparseable URL)"
+
+
+def make_private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file readable by its owner only (or make an existing one so);
+    SQLite gives its journal files the database file's mode."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return  # make_engine names the problem
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+        path.chmod(0o600)
+    except OSError:
+        return  # a folder that does not exist, a link: connecting names the problem
 
 
 def make_engine(url: str) -> Engine:

@@ -38,11 +38,11 @@ from registry.db import utcnow
 from registry.environment import code_version, current_user
 from registry.errors import RegistryError
 from registry.identity import registry_id
+from registry.limits import pixel_budget as configured_budget
 from registry.manifests import sha256_file
 from registry.model_resolution import WithdrawnTraining
 from registry.models import Output
 from registry.output_facts import InputCheck, check_input, model_facts, training_mining
-from registry.limits import pixel_budget as configured_budget
 from registry.photos import Photo, output_problem, read_photo, write_photo
 from registry.reporting import Reporter
 from registry.run_models import LoadedModel

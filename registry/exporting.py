@@ -53,8 +53,10 @@ def export_run(
     out: Path,
     force: bool = False,
     credentials: SigningCredentials | None = None,
+    include_personal: bool = False,
 ) -> Path:
-    """Write the model folder; signed when credentials are given."""
+    """Write the model folder; signed when credentials are given. Who trained it (OS user,
+    git name and e-mail) and paths on this machine stay out unless `include_personal`."""
     out = check_target(out, workspace, force)
     with workspace.store().reader() as session:
         run = get_run(session, run_ref)
@@ -62,7 +64,7 @@ def export_run(
         workspace_id = registry_id(session)
     config = recorded_config(run)
     weights, digest = final_weights(workspace, run)
-    detail = run_detail(run)
+    detail = shareable(run_detail(run), include_personal, workspace.root)
     latest_audit = run.audits[-1].verdict if run.audits else None
     meta: dict[str, Any] = {
         "format": "provenoise-model",
@@ -93,6 +95,34 @@ def export_run(
         shutil.rmtree(staging, ignore_errors=True)
     _record(workspace, run.id, out, digest, credentials, meta)
     return out
+
+
+PERSONAL_FIELDS = ("user", "config_path")  # who trained (names, e-mail), and a path on their machine
+LOCAL_CHECKPOINT_FIELDS = ("path", "state_path")  # where this workspace keeps them: nothing elsewhere
+
+
+def shareable(detail: dict[str, Any], include_personal: bool, workspace_root: Path) -> dict[str, Any]:
+    """A run's detail as a folder meant for others carries it: no names, e-mail or local paths
+    (recorded messages, such as why a metric was unavailable, can hold a home folder's path)."""
+    if include_personal:
+        return detail
+    shared = {key: value for key, value in detail.items() if key not in PERSONAL_FIELDS}
+    shared["checkpoints"] = [
+        {key: value for key, value in checkpoint.items() if key not in LOCAL_CHECKPOINT_FIELDS}
+        for checkpoint in detail.get("checkpoints", [])
+    ]
+    return _without_local_paths(shared, {str(workspace_root): "<workspace>", str(Path.home()): "~"})
+
+
+def _without_local_paths(value: Any, replacements: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_local_paths(item, replacements) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_local_paths(item, replacements) for item in value]
+    if isinstance(value, str):
+        for local, shown in replacements.items():  # the workspace first: it may lie in the home folder
+            value = value.replace(local, shown)
+    return value
 
 
 def _record(
@@ -135,8 +165,7 @@ def _write_folder(
 ) -> None:
     (staging / WEIGHTS_FILE).write_bytes(weights)
     (staging / MODEL_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    # Per-image rows stay in the registry; the local path of the config file means nothing elsewhere.
-    record = {key: value for key, value in detail.items() if key not in ("metrics", "config_path")}
+    record = {key: value for key, value in detail.items() if key != "metrics"}  # per-image rows stay here
     (staging / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     (staging / "MODEL_CARD.md").write_text(model_card(detail, data, digest))
     if credentials is not None:

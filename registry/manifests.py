@@ -24,8 +24,8 @@ from pathlib import Path
 from denoiser.images import GRAY_MODES, ImageError, ImageInfo, inspect_image
 from provenance.pixels import pixel_sha256
 from registry.errors import RegistryError
-from registry.vocabulary import CONSENT_STATUSES
 from registry.text import has_hidden_characters
+from registry.vocabulary import CONSENT_STATUSES
 from registry.workspace import inside
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm"}

@@ -47,7 +47,8 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
     model, noise = config["model"], config["noise"]
     cost = run.get("cost") or {}
     code = run["code"]
-    who = run["user"].get("git_email") or run["user"].get("os_user")
+    user = run.get("user")  # left out of exports unless --include-personal
+    who = f" by {user.get('git_email') or user.get('os_user')}" if user else ""
     commit = code.get("git_commit") or "unknown"
     if code.get("git_dirty_sha256"):
         commit += f" plus uncommitted changes (sha256 {code['git_dirty_sha256'][:12]})"
@@ -72,7 +73,7 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
         "",
         "## Provenance",
         "",
-        f"- Run `{run['id']}`, created {run['created_at']} by {who}",
+        f"- Run `{run['id']}`, created {run['created_at']}{who}",
         f"- Weights sha256 `{weights_sha256}`",
         f"- Code: provenoise {code.get('package_version')}, commit {commit}",
         f"- Latest audit: {run['audits'][-1]['verdict'] if run['audits'] else 'not audited'}",

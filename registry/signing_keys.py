@@ -57,20 +57,20 @@ def keys_folder(workspace: Workspace | None) -> Path:
     return user_keys_folder()
 
 
-def create_keys(workspace: Workspace | None) -> SigningCredentials:
+def create_keys(workspace: Workspace | None, keep_ca_key: bool = False) -> SigningCredentials:
     """New development keys; a workspace's CA becomes trusted by the user who created it."""
     folder = keys_folder(workspace)
-    credentials = create_development_keys(folder)
+    credentials = create_development_keys(folder, keep_ca_key=keep_ca_key)
     if workspace is not None:
         trust_certificate(credentials.ca_pem, f"{folder / CA_CERT}")
     return credentials
 
 
-def init_keys(workspace: Workspace | None, force: bool = False) -> Path:
+def init_keys(workspace: Workspace | None, force: bool = False, keep_ca_key: bool = False) -> Path:
     folder = keys_folder(workspace)
     if development_keys_exist(folder) and not force:
         raise RegistryError(f"development keys already exist in {folder}; pass --force to replace them")
-    create_keys(workspace)
+    create_keys(workspace, keep_ca_key)
     return folder
 
 

@@ -38,14 +38,14 @@ from registry.db import Store
 from registry.errors import RegistryError
 from registry.identity import registry_id
 from registry.impact import affected_runs
+from registry.limits import pixel_budget
 from registry.manifests import sha256_file
 from registry.model_folders import is_model_folder, read_record
 from registry.models import Output, Run
+from registry.photos import check_readable_image
 from registry.run_models import SELF_DECLARED_CLAIMS, VERIFIED_CLAIMS
 from registry.runs import RUN_LOADS, run_fingerprint
 from registry.trust_store import chosen_anchors, model_anchors, untrusted_workspace_ca
-from registry.limits import pixel_budget
-from registry.photos import check_readable_image
 from registry.withdrawals import LISTED, ListSource
 from registry.workspace import DB_ENV, Workspace
 

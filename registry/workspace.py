@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from provenance.rights import MINING_USES
 from registry import dvc
+from registry.db_urls import PASSWORD_ADVICE, has_password, without_password
 from registry.errors import RegistryError
+from registry.files import write_new
 from registry.text import has_hidden_characters
 
 if TYPE_CHECKING:  # the database layer is imported when first used: `registry --help` stays fast
@@ -82,8 +84,12 @@ def read_settings(root: Path) -> dict:
 
 
 def update_settings(root: Path, **changes: str) -> None:
-    settings = read_settings(root) | changes
-    (root / MARKER / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    write_settings(root, read_settings(root) | changes)
+
+
+def write_settings(root: Path, settings: dict) -> None:
+    """config.json, private to its owner (it names the database and its user)."""
+    write_new(root / MARKER / CONFIG_FILE, (json.dumps(settings, indent=2) + "\n").encode(), force=True, mode=0o600)
 
 
 def _mining_policy(value: str) -> str:
@@ -146,7 +152,7 @@ def set_setting(root: Path, name: str, value: str) -> str:
         settings[key] = validate(value)
     else:
         settings.pop(key, None)
-    (root / MARKER / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    write_settings(root, settings)
     return settings.get(key, "")
 
 
@@ -229,17 +235,17 @@ def init_workspace(
 
     marker = root / MARKER
     marker.mkdir(exist_ok=True)
+    marker.chmod(0o700)  # names, e-mail addresses and consent notes live here
     # The database, checkpoints and training states are not for git.
     (marker / ".gitignore").write_text("*\n")
-    if db_url:
-        update_settings(root, db_url=db_url)
     if training_mining:
         update_settings(root, training_mining=training_mining)
         done.append(f"training-mining policy for signed outputs: {training_mining}")
-    from registry.db import Store, migrate, safe_url
+    from registry.db import Store, make_private_sqlite_file, migrate, safe_url
     from registry.ledger import record as ledger
 
     workspace = Workspace(root, resolve_db_url(root, db_url))
+    make_private_sqlite_file(workspace.db_url)
     store = Store(workspace.db_url)
     try:
         migrate(store.engine)
@@ -247,6 +253,10 @@ def init_workspace(
             baseline = ledger.start(connection)
     finally:
         store.close()
+    if db_url:  # recorded once the database answered, and never with its password
+        update_settings(root, db_url=without_password(db_url))
+        if has_password(db_url):
+            done.append(f"the password in --db was used for this command and not stored: {PASSWORD_ADVICE}")
     done.append(f"registry database ready ({safe_url(workspace.db_url)})")
     if baseline > 1:  # a registry older than its ledger (a new one holds only its own id)
         done.append(f"ledger started with the {baseline} existing rows as its baseline (earlier changes not covered)")

@@ -141,13 +141,9 @@ def test_callback_signer(workspace, signed, monkeypatch, capsys):
 
 def test_keys_are_private_and_never_printed(workspace, signed, tmp_path, capsys):
     keys = workspace.root / ".registry" / "keys"
-    for name in ("dev-ca.key.pem", "dev-signer.key.pem"):
-        assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600
-    secrets = [
-        line
-        for name in ("dev-ca.key.pem", "dev-signer.key.pem")
-        for line in (keys / name).read_text().splitlines()[1:-1]
-    ]
+    assert stat.S_IMODE((keys / "dev-signer.key.pem").stat().st_mode) == 0o600
+    assert not (keys / "dev-ca.key.pem").exists()  # used once to issue the signer, never written
+    secrets = [line for line in (keys / "dev-signer.key.pem").read_text().splitlines()[1:-1]]
     seen = []
     for argv in (
         ["keys", "show"],
@@ -164,6 +160,19 @@ def test_keys_are_private_and_never_printed(workspace, signed, tmp_path, capsys)
         assert not any(secret in text for secret in secrets)
     code, _, err = cli(capsys, "keys", "init")
     assert code == 2 and "already exist" in err
+
+
+def test_development_ca_key_is_kept_only_when_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)  # outside any workspace: the user's own keys folder
+    assert cli(capsys, "keys", "init")[0] == 0
+    keys = tmp_path / "config" / "provenoise" / "keys"
+    assert (keys / "dev-signer.key.pem").is_file() and not (keys / "dev-ca.key.pem").exists()
+    code, out, _ = cli(capsys, "keys", "init", "--force", "--keep-ca", "--json")
+    assert code == 0 and json.loads(out)["ca_key_kept"] is True
+    assert stat.S_IMODE((keys / "dev-ca.key.pem").stat().st_mode) == 0o600
+    assert cli(capsys, "keys", "init", "--force")[0] == 0  # new keys: the old CA's key goes too
+    assert not (keys / "dev-ca.key.pem").exists()
 
 
 def test_verify_usage_errors(workspace, capsys):

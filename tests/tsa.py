@@ -136,7 +136,7 @@ def running_authority(folder: Path) -> Iterator[TimeStampAuthority]:
 
 def short_lived_keys(folder: Path, seconds: float) -> tuple[Path, Path, Path]:
     """Development keys whose signing certificate expires `seconds` from now: (chain, key, CA)."""
-    create_development_keys(folder)
+    create_development_keys(folder, keep_ca_key=True)  # this test CA issues a second signer
     ca_key = serialization.load_pem_private_key((folder / "dev-ca.key.pem").read_bytes(), None)
     ca = x509.load_pem_x509_certificate((folder / "dev-ca.cert.pem").read_bytes())
     old = x509.load_pem_x509_certificates((folder / SIGNER_CHAIN).read_bytes())[0]

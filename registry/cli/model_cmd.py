@@ -167,6 +167,12 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the model into.")],
     force: Annotated[bool, typer.Option("--force", help="Replace the folder's contents.")] = False,
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Leave the folder unsigned.")] = False,
+    include_personal: Annotated[
+        bool,
+        typer.Option(
+            "--include-personal", help="Also record who trained it (OS user, git name and e-mail) and local paths."
+        ),
+    ] = False,
     cert: CertOption = None,
     key: KeyOption = None,
     db: DbOption = None,
@@ -182,7 +188,7 @@ def export(
     ui = UI(as_json)
     workspace = find_workspace(db_url=db)
     credentials = None if no_sign else folder_credentials(workspace, cert, key, ui)
-    folder = export_run(workspace, run, out, force, credentials)
+    folder = export_run(workspace, run, out, force, credentials, include_personal)
     files = sorted(p.name for p in folder.iterdir())
     ui.result(
         {"folder": str(folder), "files": files, "signed": credentials is not None},

@@ -25,17 +25,24 @@ def register(app: typer.Typer) -> None:
 @keys_app.command("init", epilog="Example: registry keys init")
 def keys_init(
     force: Annotated[bool, typer.Option("--force", help="Replace existing development keys.")] = False,
+    keep_ca: Annotated[
+        bool, typer.Option("--keep-ca", help="Also keep the CA's private key (else used once and dropped).")
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a development CA and signing certificate (ES256; private keys mode 0600); you trust its CA."""
+    """Create a development CA and signing certificate (ES256; private keys mode 0600); you trust its CA.
+
+    The CA's private key issues the signing certificate and is then dropped, unless --keep-ca.
+    """
     from registry.signing_keys import init_keys, show_keys
 
     ui = UI(as_json)
     workspace = optional_workspace(db)
-    folder = init_keys(workspace, force)
-    info = show_keys(workspace)
-    ui.result(info, lambda: [ui.line(f"development signing keys written to {folder}"), _render_keys(ui, info)])
+    folder = init_keys(workspace, force, keep_ca)
+    info = show_keys(workspace) | {"ca_key_kept": keep_ca}
+    kept = "the CA's private key kept (--keep-ca)" if keep_ca else "the CA's private key not kept"
+    ui.result(info, lambda: [ui.line(f"development signing keys written to {folder}; {kept}"), _render_keys(ui, info)])
 
 
 @keys_app.command("show", epilog="Example: registry keys show --json")

@@ -10,7 +10,6 @@ from registry.lineage_picture import to_dot, to_svg
 from registry.models import Run
 from registry.reports import plots
 from registry.reports.facts import report_facts
-from registry.vocabulary import DEFAULT_POWER_WATTS
 from registry.reports.grids import image_grids
 from registry.reports.render import (
     Figure,
@@ -21,6 +20,7 @@ from registry.reports.render import (
     write_markdown_assets,
 )
 from registry.runs import get_run
+from registry.vocabulary import DEFAULT_POWER_WATTS
 from registry.workspace import Workspace
 
 FORMATS = ("html", "md", "json")
