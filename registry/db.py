@@ -140,6 +140,11 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed at the end of the block, or rolled back."""
         with self._sessions() as session, session.begin():
+            if self.engine.dialect.name == "sqlite":
+                # The write lock now, waiting up to busy_timeout for another writer: a transaction
+                # that reads before it writes would otherwise fail at once ("database is locked")
+                # when another process wrote in between, SQLite's way of refusing a deadlock.
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
     @contextmanager

@@ -155,6 +155,21 @@ class Run(Base):
     audits: Mapped[list[Audit]] = relationship(order_by="Audit.created_at")
 
 
+class RunLock(Base):
+    """The process training a run right now (registry.run_locks). Operational state, not
+    provenance: it changes with every heartbeat, so the ledger does not record it."""
+
+    __tablename__ = "run_locks"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))  # this hold of the lock: a later one is another owner
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    process: Mapped[str] = mapped_column(String(100))  # boot id and start time: a reused pid is not the owner
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
 class SplitImage(Base):
     """One image in one role of a run's split, with its hash at the time of use."""
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from denoiser.config import ConfigError, ExperimentConfig, config_from_dict
 from registry.errors import NotFoundError, RegistryError
 from registry.models import Run
+from registry.run_locks import settle_abandoned
 from registry.workspace import Workspace
 
 ROLES = ("train", "val", "test")
@@ -38,6 +39,7 @@ def get_run(session: Session, run_ref: str) -> Run:
 
 
 def show_run(workspace: Workspace, run_ref: str) -> Run:
+    settle_abandoned(workspace.store())  # a run whose trainer died shows as interrupted
     with workspace.store().reader() as session:
         return get_run(session, run_ref)
 
@@ -50,6 +52,7 @@ def successor_ids(workspace: Workspace, run_id: str) -> list[str]:
 
 
 def list_runs(workspace: Workspace) -> list[Run]:
+    settle_abandoned(workspace.store())
     with workspace.store().reader() as session:
         query = select(Run).options(selectinload(Run.aggregates), selectinload(Run.audits)).order_by(Run.created_at)
         return list(session.scalars(query))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from denoiser import cost
@@ -39,6 +40,7 @@ from registry.ledger.heads import sign_head
 from registry.models import Checkpoint, Image, LossPoint, Metric, Run, RunMetric, SplitImage
 from registry.pairs import NoisyMembers, noisy_members, recorded_noisy_members
 from registry.reporting import Reporter
+from registry.run_locks import Heartbeat, Hold, holds, refuse_live_owner, release, settle_abandoned, take
 from registry.runs import ROLES, get_run, recorded_config, split_files
 from registry.signing_keys import folder_credentials
 from registry.workspace import Workspace
@@ -87,10 +89,10 @@ def train_run(
     except ValueError as exc:
         raise RegistryError(str(exc)) from None
 
-    run_id = _record_run(workspace, store, config, config_path, split, excluded, family)
-    reporter.info(f"run {run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
-    _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
-    return run_id
+    hold = _record_run(workspace, store, config, config_path, split, excluded, family)
+    reporter.info(f"run {hold.run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
+    _execute(workspace, store, hold, config, data, reporter, hooks, resume=None)
+    return hold.run_id
 
 
 def _plan_split(
@@ -163,8 +165,8 @@ def _record_run(
     excluded: list[dict],
     family: str | None,
     successor_of: str | None = None,
-) -> str:
-    """One transaction: the run with its provenance, and its split image by image."""
+) -> Hold:
+    """One transaction: the run with its provenance, its split image by image, and its lock."""
     run_id = new_run_id()
     version, dvc_sha = dvc.data_version(workspace.root)
     with store.transaction() as session:
@@ -202,7 +204,9 @@ def _record_run(
                         sha256=image.sha256,
                     )
                 )
-    return run_id
+        session.flush()
+        hold = take(session, run_id)
+    return hold
 
 
 def resume_run(
@@ -211,8 +215,10 @@ def resume_run(
     """Continue a failed or interrupted run from its last checkpoint; returns its id."""
     reporter = reporter or Reporter()
     store = workspace.store()
+    settle_abandoned(store)  # a trainer killed without a word leaves its run `running`
     with store.reader() as session:
         run = get_run(session, run_ref)
+        refuse_live_owner(session, run.id)  # before loading anything: name the live trainer
     if run.status == "finished":
         raise RegistryError(f"run {run.id} already finished; nothing to resume")
     _refuse_withdrawn_training_images(store, run)
@@ -240,16 +246,25 @@ def resume_run(
             read_verified(workspace, last.path, last.sha256, f"checkpoint of step {last.step}"),
             read_verified(workspace, last.state_path, last.state_sha256, f"training state of step {last.step}"),
         )
-    with store.transaction() as session:
-        # One by one through the ORM, so the ledger records each deletion.
-        stale = select(LossPoint).where(LossPoint.run_id == run.id, LossPoint.step > (last.step if last else 0))
-        for point in session.scalars(stale):
-            session.delete(point)
-        record = session.get(Run, run.id)
-        record.status, record.error, record.resumed = "running", None, record.resumed + 1
+    try:
+        with store.transaction() as session:
+            hold = take(session, run.id)  # before anything of the run is touched
+            _restart(session, run.id, last.step if last else 0)
+    except IntegrityError:
+        raise RegistryError(f"run {run.id} was claimed by another trainer at the same moment") from None
     reporter.info(f"resuming run {run.id} from step {last.step if last else 0}")
-    _execute(workspace, store, run.id, config, data, reporter, hooks, resume=resume)
+    _execute(workspace, store, hold, config, data, reporter, hooks, resume=resume)
     return run.id
+
+
+def _restart(session, run_id: str, from_step: int) -> None:
+    """The run back to `running` from its last checkpoint: the loss points after it go."""
+    # One by one through the ORM, so the ledger records each deletion.
+    stale = select(LossPoint).where(LossPoint.run_id == run_id, LossPoint.step > from_step)
+    for point in session.scalars(stale):
+        session.delete(point)
+    record = session.get(Run, run_id)
+    record.status, record.error, record.resumed = "running", None, record.resumed + 1
 
 
 def train_successor(
@@ -311,10 +326,10 @@ def train_successor(
     )
     data = _load_planned(workspace, config, split)
     config_path = Path(run.config_path) if run.config_path else Path(f"(config of run {run.id})")
-    run_id = _record_run(workspace, store, config, config_path, split, excluded, None, successor_of=run.id)
-    reporter.info(f"run {run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
-    _execute(workspace, store, run_id, config, data, reporter, hooks, resume=None)
-    return run_id
+    hold = _record_run(workspace, store, config, config_path, split, excluded, None, successor_of=run.id)
+    reporter.info(f"run {hold.run_id}: " + " / ".join(f"{len(split[role])} {role}" for role in ROLES) + " images")
+    _execute(workspace, store, hold, config, data, reporter, hooks, resume=None)
+    return hold.run_id
 
 
 def _check_successor(session, run: Run, force: bool) -> None:
@@ -398,15 +413,31 @@ def _noisy_lists(data: SplitData) -> tuple[list[np.ndarray] | None, list[np.ndar
     return data.noisy_list("train"), data.noisy_list("val")
 
 
+class LockLost(RegistryError):
+    """Another process took this run's lock (it took this one for dead): stop, touch nothing."""
+
+
 class _RecordingHooks(TrainingHooks):
-    """Persists each checkpoint in its own transaction and drives the progress bar."""
+    """Persists each checkpoint in its own transaction and drives the progress bar; stops
+    the training when the run's lock has passed to another trainer."""
 
     def __init__(
-        self, workspace: Workspace, store: Store, run_id: str, update: Callable[..., None], inner: TrainingHooks | None
+        self,
+        workspace: Workspace,
+        store: Store,
+        heartbeat: Heartbeat,
+        update: Callable[..., None],
+        inner: TrainingHooks | None,
     ):
-        self.workspace, self.store, self.run_id, self.update, self.inner = workspace, store, run_id, update, inner
+        self.workspace, self.store, self.update, self.inner = workspace, store, update, inner
+        self.heartbeat, self.run_id = heartbeat, heartbeat.hold.run_id
+
+    def _check_lock(self) -> None:
+        if self.heartbeat.lost.is_set():
+            raise LockLost(f"run {self.run_id}: another trainer took over its lock; this one stops")
 
     def on_step(self, step: int, total: int, loss: float) -> None:
+        self._check_lock()
         self.update(step, f"loss {loss:.5f}")
         if self.inner:
             self.inner.on_step(step, total, loss)
@@ -415,6 +446,8 @@ class _RecordingHooks(TrainingHooks):
         sha, path = store_weights(self.workspace, checkpoint.weights)
         state_sha, state_path = store_state(self.workspace, self.run_id, checkpoint.step, checkpoint.state)
         with self.store.transaction() as session:
+            if not holds(session, self.heartbeat.hold):
+                raise LockLost(f"run {self.run_id}: another trainer took over its lock; this one stops")
             session.add(
                 Checkpoint(
                     run_id=self.run_id,
@@ -436,53 +469,57 @@ class _RecordingHooks(TrainingHooks):
 def _execute(
     workspace: Workspace,
     store: Store,
-    run_id: str,
+    hold: Hold,
     config: ExperimentConfig,
     data: SplitData,
     reporter: Reporter,
     hooks: TrainingHooks | None,
     resume: tuple[bytes, bytes] | None,
 ) -> None:
+    run_id = hold.run_id
     started = time.perf_counter()
     try:
-        with reporter.progress(f"training {run_id}", config.train.steps) as update:
-            recording = _RecordingHooks(workspace, store, run_id, update, hooks)
-            weights, state = resume if resume else (None, None)
-            train_noisy, val_noisy = _noisy_lists(data)
-            model = train(
-                config,
-                list(data.train.values()),
-                list(data.val.values()),
-                recording,
-                weights,
-                state,
-                train_noisy=train_noisy,
-                val_noisy=val_noisy,
-            )
-        trained = time.perf_counter()
-        if data.noisy is None:
-            sigmas = ", ".join(f"{s:g}" for s in config.eval.sigmas)
-            reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {sigmas}")
-        else:
-            reporter.info(f"evaluating on {len(data.test)} test image(s) with their real noise, blind")
-        test_noisy = None if data.noisy is None else data.noisy["test"]
-        result = evaluate_split(model, config, data.test, list(data.val.values()), test_noisy)
-        sizes = {key: image.shape[:2] for key, image in data.test.items()}
-        details = evaluation_details(result, sizes) | {"cost": size_costs(model, set(sizes.values()))}
-        if data.noisy is not None:
-            details |= real_noise_details(config.eval, None)
-        evaluated = time.perf_counter()
-        reporter.info("measuring compute cost")
-        profile = cost.profile(model)
-        _finish(store, run_id, result, details, profile, trained - started, evaluated - trained)
+        with Heartbeat(store, hold) as heartbeat:
+            with reporter.progress(f"training {run_id}", config.train.steps) as update:
+                recording = _RecordingHooks(workspace, store, heartbeat, update, hooks)
+                weights, state = resume if resume else (None, None)
+                train_noisy, val_noisy = _noisy_lists(data)
+                model = train(
+                    config,
+                    list(data.train.values()),
+                    list(data.val.values()),
+                    recording,
+                    weights,
+                    state,
+                    train_noisy=train_noisy,
+                    val_noisy=val_noisy,
+                )
+            trained = time.perf_counter()
+            if data.noisy is None:
+                sigmas = ", ".join(f"{s:g}" for s in config.eval.sigmas)
+                reporter.info(f"evaluating on {len(data.test)} test image(s) at sigma {sigmas}")
+            else:
+                reporter.info(f"evaluating on {len(data.test)} test image(s) with their real noise, blind")
+            test_noisy = None if data.noisy is None else data.noisy["test"]
+            result = evaluate_split(model, config, data.test, list(data.val.values()), test_noisy)
+            sizes = {key: image.shape[:2] for key, image in data.test.items()}
+            details = evaluation_details(result, sizes) | {"cost": size_costs(model, set(sizes.values()))}
+            if data.noisy is not None:
+                details |= real_noise_details(config.eval, None)
+            evaluated = time.perf_counter()
+            reporter.info("measuring compute cost")
+            profile = cost.profile(model)
+            _finish(store, hold, result, details, profile, trained - started, evaluated - trained)
+    except LockLost:
+        raise  # the run is another trainer's now: nothing of it is touched
     except DataError as exc:
-        _mark(store, run_id, "failed", str(exc))
+        _mark(store, hold, "failed", str(exc))
         raise RegistryError(str(exc)) from None
     except KeyboardInterrupt:
-        _mark(store, run_id, "interrupted", "interrupted by the user")
+        _mark(store, hold, "interrupted", "interrupted by the user")
         raise
     except BaseException as exc:
-        _mark(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        _mark(store, hold, "failed", f"{type(exc).__name__}: {exc}")
         raise
     _sign_ledger(workspace, store, run_id, reporter)
 
@@ -496,10 +533,14 @@ def _sign_ledger(workspace: Workspace, store: Store, run_id: str, reporter: Repo
 
 
 def _finish(
-    store: Store, run_id: str, result: Evaluation, details: dict, profile: dict, train_s: float, eval_s: float
+    store: Store, hold: Hold, result: Evaluation, details: dict, profile: dict, train_s: float, eval_s: float
 ) -> None:
-    """One transaction: the whole metric table, the compute cost, and the finished status."""
+    """One transaction: the whole metric table, the compute cost, the finished status, the lock released."""
+    run_id = hold.run_id
     with store.transaction() as session:
+        if not holds(session, hold):
+            raise LockLost(f"run {run_id}: another trainer took over its lock; its results are not recorded")
+        release(session, hold)
         for row in result.rows:
             session.add(Metric(run_id=run_id, **metric_fields(row)))
         for agg in aggregate(result.rows):
@@ -511,7 +552,11 @@ def _finish(
         run.eval_seconds = eval_s
 
 
-def _mark(store: Store, run_id: str, status: str, error: str) -> None:
+def _mark(store: Store, hold: Hold, status: str, error: str) -> None:
+    """The run failed or interrupted, and its lock released; a run another trainer holds now is left alone."""
     with store.transaction() as session:
-        run = session.get(Run, run_id)
+        if not holds(session, hold):
+            return
+        release(session, hold)
+        run = session.get(Run, hold.run_id)
         run.status, run.error = status, error

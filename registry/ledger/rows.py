@@ -24,15 +24,17 @@ from sqlalchemy.engine import Connection
 from registry.models import Base
 
 LEDGER_TABLES = ("ledger_entries", "ledger_heads")  # the ledger does not record itself
+# Nor who holds a run's lock (registry.run_locks): operational state rewritten by every heartbeat.
+UNRECORDED_TABLES = (*LEDGER_TABLES, "run_locks")
 
 
 def recorded_tables() -> list[Table]:
     """Every table of the schema whose writes the ledger records, in a fixed order."""
-    return [table for name, table in sorted(Base.metadata.tables.items()) if name not in LEDGER_TABLES]
+    return [table for name, table in sorted(Base.metadata.tables.items()) if name not in UNRECORDED_TABLES]
 
 
 def is_recorded(table: Table) -> bool:
-    return table.name not in LEDGER_TABLES
+    return table.name not in UNRECORDED_TABLES
 
 
 def json_value(value: Any) -> Any:
