@@ -41,10 +41,10 @@ demo: $(INSTALLED)
 	run=$$($(REGISTRY) train configs/quickstart.yaml | tail -n 1); \
 	$(REGISTRY) runs show $$run; \
 	$(REGISTRY) audit $$run; \
-	noisy=$$($(REGISTRY) noise data/starter/camera.png --level 25 --out demo); \
-	$(REGISTRY) denoise $$run $$noisy --out demo/denoised --sigma 25; \
+	noisy=$$($(REGISTRY) noise data/starter/camera.png --level 25 --out demo --force); \
+	$(REGISTRY) denoise $$run $$noisy --out demo/denoised --sigma 25 --force; \
 	$(REGISTRY) verify demo/denoised/camera.png; \
-	$(REGISTRY) report $$run --format html --out demo/report.html; \
+	$(REGISTRY) report $$run --format html --out demo/report.html --force; \
 	echo; \
 	echo "Done. Workspace: $(CURDIR) (database, checkpoints and signing keys in .registry/, data in data/ tracked by data.dvc)"; \
 	echo "Run $$run is recorded, evaluated and audited; demo/denoised/camera.png is its signed output;"; \

@@ -43,7 +43,7 @@ class SigningError(RuntimeError):
 @dataclass
 class SignRequest:
     source: Path  # the unsigned output
-    dest: Path  # where the signed output goes (may be the same path)
+    dest: Path  # the signed output's name (its manifest's title and format)
     ingredient: Path  # the noisy input it was made from
     software: dict[str, str]  # {"name": ..., "version": ...}
     parameters: dict[str, Any]  # what the filter action was given (sigma, steps...)
@@ -55,6 +55,7 @@ class SignRequest:
     thumbnail: bool = False
     trust_anchors: list[Anchor] = field(default_factory=list)  # for validating the input's own manifest
     extra_assertions: list[dict] = field(default_factory=list)
+    write_to: Path | None = None  # where the signed bytes go, when not `dest` (a staging file beside it)
 
 
 def media_type(path: Path) -> str:
@@ -179,11 +180,12 @@ def sign_image(request: SignRequest, signer: c2pa.Signer) -> int:
                 ingredient,
             )
         # Sign into a temporary file beside the destination, then move it into place.
-        handle, name = tempfile.mkstemp(dir=request.dest.parent, suffix=request.dest.suffix)
+        written = request.write_to or request.dest
+        handle, name = tempfile.mkstemp(dir=written.parent, suffix=written.suffix)
         temporary = Path(name)
         with open(request.source, "rb") as source, os.fdopen(handle, "w+b") as destination:
             manifest = builder.sign(signer, kind, source, destination)
-        os.replace(temporary, request.dest)
+        os.replace(temporary, written)
         temporary = None
     except c2pa.C2paError as exc:
         # c2pa puts the actual failure on a later line; the CLI prints one line.

@@ -26,6 +26,7 @@ from registry.consent import ConsentView, consent_view, reached
 from registry.db import Store, utcnow
 from registry.environment import current_user
 from registry.errors import NotFoundError, RegistryError
+from registry.files import current_umask
 from registry.manifests import MANIFEST_NAME, ImageEntry, content_hash, read_entries, sha256_file
 from registry.models import ConsentEvent, Dataset, Image, NoisyFile
 from registry.vocabulary import CONSENT_STATUSES
@@ -97,6 +98,7 @@ def _place_files(workspace: Workspace, entries: list[ImageEntry], manifest: Path
                 raise RegistryError(f"{target} already exists with other content; remove it or pick another name")
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; data/ is shared as the umask says
         staging.rename(target)
         return True
     finally:

@@ -14,8 +14,6 @@ written or any key is created. Inside a workspace every output is recorded
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -37,6 +35,7 @@ from registry.channel_rules import LUMINANCE, ChannelPlan, denoise_photo, plan_c
 from registry.db import utcnow
 from registry.environment import code_version, current_user
 from registry.errors import RegistryError
+from registry.files import check_target, place, refuse_registry_folders, staging_path
 from registry.identity import registry_id
 from registry.limits import pixel_budget as configured_budget
 from registry.manifests import sha256_file
@@ -67,6 +66,7 @@ class DenoiseOptions:
     luminance: bool = False  # a gray model on colour photos: denoise Y, keep Cb and Cr
     tile: int = DEFAULT_TILE  # core side of the tiles a large photo is denoised in; 0: the whole image at once
     max_pixels: int | None = None  # pixel budget per photo; None: the workspace's max-pixels, else the default
+    force: bool = False  # replace existing outputs (never a symbolic link)
 
 
 @dataclass
@@ -108,10 +108,14 @@ def pixel_budget(options: DenoiseOptions, workspace: Workspace | None) -> int:
     return options.max_pixels if options.max_pixels is not None else configured_budget(workspace)
 
 
-def plan_outputs(inputs: list[Path], out: Path, suffix: str = ".png") -> dict[Path, Path]:
-    """input -> output path; refuses missing inputs, shared output names, and overwriting an input."""
+def plan_outputs(
+    inputs: list[Path], out: Path, suffix: str = ".png", force: bool = False, workspace_root: Path | None = None
+) -> dict[Path, Path]:
+    """input -> output path; refuses missing inputs, shared output names, overwriting an input,
+    existing outputs (unless `force`), links at an output's name, and the registry's folders."""
     if out.exists() and not out.is_dir():
         raise RegistryError(f"--out {out} exists and is not a folder")
+    refuse_registry_folders(out, workspace_root)
     plan: dict[Path, Path] = {}
     sources = {Path(path).resolve() for path in inputs}
     for path in inputs:
@@ -122,6 +126,7 @@ def plan_outputs(inputs: list[Path], out: Path, suffix: str = ".png") -> dict[Pa
             raise RegistryError(f"two inputs would both be written to {target}")
         if target.resolve() in sources:
             raise RegistryError(f"the output {target} would overwrite an input; choose another --out")
+        check_target(target, force)
         plan[Path(path)] = target
     return plan
 
@@ -147,7 +152,8 @@ def denoise_files(
     """
     reporter = reporter or Reporter()
     check_options(options)
-    plan = plan_outputs(inputs, Path(out), SUFFIXES[options.format])
+    root = workspace.root if workspace is not None else None
+    plan = plan_outputs(inputs, Path(out), SUFFIXES[options.format], options.force, root)
     with tempfile.TemporaryDirectory(prefix="provenoise-inputs-") as private:
         # One private copy of each input is decoded, hashed, checked and named as the
         # ingredient: a file that changes after its check cannot slip into the signature.
@@ -231,22 +237,26 @@ def _write(
     workspace: Workspace | None,
     signer: ResolvedSigner | None,
 ) -> dict | None:
-    """Write the output beside its final name, then sign it into place (or move it there).
+    """Write the output beside its final name and sign it there; only then does it take its
+    name (registry.files.place: never over a file without --force, never through a link).
 
     A signing failure (a time-stamp authority that does not answer...) leaves no file
     under the final name. Returns what the signature says, when signed.
     """
     target = item.output
-    staging = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
+    unsigned, signed = staging_path(target), staging_path(target)
     try:
-        write_photo(photo.pixels, staging, options.bits, options.format, photo.alpha, photo.icc_profile)
-        item.pixel_sha256 = pixel_sha256(staging)
+        write_photo(photo.pixels, unsigned, options.bits, options.format, photo.alpha, photo.icc_profile)
+        item.pixel_sha256 = pixel_sha256(unsigned)
         if signer is None:
-            os.replace(staging, target)
+            place(unsigned, target, options.force)
             return None
-        return _sign(item, staging, ingredient, input, facts, options, workspace, signer)
+        manifest = _sign(item, unsigned, signed, ingredient, input, facts, options, workspace, signer)
+        place(signed, target, options.force)
+        return manifest
     finally:
-        staging.unlink(missing_ok=True)
+        unsigned.unlink(missing_ok=True)
+        signed.unlink(missing_ok=True)
 
 
 def _output_facts(
@@ -277,6 +287,7 @@ def _output_facts(
 def _sign(
     item: DenoisedFile,
     unsigned: Path,
+    signed: Path,
     ingredient: Path,
     input: InputCheck,
     facts: dict[str, Any],
@@ -308,6 +319,7 @@ def _sign(
     request = SignRequest(
         source=unsigned,
         dest=item.output,
+        write_to=signed,
         ingredient=ingredient,
         software={"name": "provenoise", "version": version},
         parameters=parameters,

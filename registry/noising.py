@@ -12,12 +12,24 @@ from denoiser.images import GRAY_MODES, ImageError, inspect_image, load_image
 from denoiser.noise import add_awgn, add_poisson_gaussian, jpeg_compress
 from registry.denoising import write_image
 from registry.errors import RegistryError
+from registry.files import check_target, place, refuse_registry_folders, staging_path
 
 KINDS = ("awgn", "poisson-gaussian", "jpeg")
 
 
-def make_noisy(source: Path, out: Path, kind: str = "awgn", level: float = 25.0, seed: int = 0) -> Path:
-    """Write OUT/<stem>.png: AWGN at sigma `level`, Poisson-Gaussian at `level` photons, or JPEG at quality `level`."""
+def make_noisy(
+    source: Path,
+    out: Path,
+    kind: str = "awgn",
+    level: float = 25.0,
+    seed: int = 0,
+    force: bool = False,
+    workspace_root: Path | None = None,
+) -> Path:
+    """Write OUT/<stem>.png: AWGN at sigma `level`, Poisson-Gaussian at `level` photons, or JPEG at quality `level`.
+
+    Written like every output (registry.files): never over a file without `force`, never
+    through a link, never into the workspace's data/ or .registry/."""
     if kind not in KINDS:
         raise RegistryError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "awgn" and not 0 < level <= 255:
@@ -26,6 +38,13 @@ def make_noisy(source: Path, out: Path, kind: str = "awgn", level: float = 25.0,
         raise RegistryError(f"--level (JPEG quality) must be in [1, 95], got {level:g}")
     if kind == "poisson-gaussian" and level <= 0:
         raise RegistryError(f"--level (photons at white) must be positive, got {level:g}")
+    target = Path(out) / (Path(source).stem + ".png")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise RegistryError(f"--out {out} exists and is not a folder")
+    refuse_registry_folders(Path(out), workspace_root)
+    if target.resolve() == Path(source).resolve():
+        raise RegistryError(f"the noisy copy would overwrite {source}; choose another --out")
+    check_target(target, force)
     try:
         clean = load_image(source, 1 if inspect_image(source).mode in GRAY_MODES else 3)
     except ImageError as exc:
@@ -37,9 +56,10 @@ def make_noisy(source: Path, out: Path, kind: str = "awgn", level: float = 25.0,
         noisy = add_poisson_gaussian(clean, level, 2.0, rng)
     else:
         noisy = jpeg_compress(clean, int(level))
-    target = Path(out) / (Path(source).stem + ".png")
-    if target.resolve() == Path(source).resolve():
-        raise RegistryError(f"the noisy copy would overwrite {source}; choose another --out")
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_image(noisy, target, 8)
-    return target
+    staging = staging_path(target)
+    try:
+        write_image(noisy, staging, 8)
+        return place(staging, target, force)
+    finally:
+        staging.unlink(missing_ok=True)

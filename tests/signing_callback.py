@@ -13,3 +13,10 @@ def sign(data: bytes) -> bytes:
     CALLS.append(len(data))
     key = serialization.load_pem_private_key(open(os.environ["PROVENOISE_TEST_SIGNING_KEY"], "rb").read(), None)
     return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def sign_once(data: bytes) -> bytes:
+    """Signs the first file, then fails, as an HSM that goes away in the middle of a batch."""
+    if CALLS:
+        raise RuntimeError("the HSM went away")
+    return sign(data)

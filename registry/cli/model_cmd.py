@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from denoiser.defaults import BLIND_DEFAULT, DEFAULT_TILE
-from registry.cli.options import DbOption, JsonOption, MaxPixelsOption, optional_workspace
+from registry.cli.options import DbOption, ForceOption, JsonOption, MaxPixelsOption, optional_workspace
 from registry.cli.ui import UI
 from registry.workspace import find_workspace
 
@@ -68,6 +68,7 @@ def denoise(
         typer.Option("--tile", help="Denoise large photos in tiles of N pixels (bounded memory); 0 = whole image."),
     ] = DEFAULT_TILE,
     max_pixels: MaxPixelsOption = None,
+    force: ForceOption = False,
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Write unsigned outputs.")] = False,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -114,6 +115,7 @@ def denoise(
     options = DenoiseOptions(
         sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input, luminance, tile, max_pixels
     )
+    options.force = force
     check_options(options)  # before loading anything
     workspace = optional_workspace(db)
     anchors = chosen_anchors(trust or [])
@@ -224,11 +226,14 @@ def noise(
     kind: Annotated[str, typer.Option("--kind", help="awgn, poisson-gaussian or jpeg.")] = "awgn",
     level: Annotated[float, typer.Option("--level", help="AWGN sigma, photons at white, or JPEG quality.")] = 25.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+    force: ForceOption = False,
+    db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Make a noisy 8-bit copy of an image, to try a model on."""
     from registry.noising import make_noisy
 
     ui = UI(as_json)
-    target = make_noisy(image, out, kind, level, seed)
+    workspace = optional_workspace(db)
+    target = make_noisy(image, out, kind, level, seed, force, workspace.root if workspace else None)
     ui.result({"output": str(target), "kind": kind, "level": level, "seed": seed}, lambda: ui.line(str(target)))

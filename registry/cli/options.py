@@ -30,6 +30,9 @@ DbOption = Annotated[
         callback=_warn_of_password,
     ),
 ]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace existing output files (never through a symbolic link).")
+]
 MaxPixelsOption = Annotated[
     int | None,
     typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from registry.cli.options import DbOption, JsonOption
+from registry.cli.options import DbOption, ForceOption, JsonOption
 from registry.cli.ui import UI
 from registry.vocabulary import DEFAULT_POWER_WATTS
 from registry.workspace import find_workspace
@@ -28,6 +28,7 @@ def report(
     power_watts: Annotated[
         float, typer.Option("--power-watts", help="Power figure for the energy estimate (a stated assumption).")
     ] = DEFAULT_POWER_WATTS,
+    force: ForceOption = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -35,5 +36,5 @@ def report(
     from registry.reports.build import write_report
 
     ui = UI(as_json)
-    path = write_report(find_workspace(db_url=db), runs, format, out, power_watts)
+    path = write_report(find_workspace(db_url=db), runs, format, out, power_watts, force)
     ui.result({"report": str(path), "format": format, "runs": runs}, lambda: ui.line(f"wrote {path}"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from registry.errors import RegistryError
+from registry.files import check_target, current_umask, refuse_registry_folders, write_new
 from registry.lineage_picture import to_dot, to_svg
 from registry.models import Run
 from registry.reports import plots
@@ -26,15 +29,20 @@ from registry.workspace import Workspace
 FORMATS = ("html", "md", "json")
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an output path that cannot be written, before any work."""
-    if out.is_dir():
+def _check_out(out: Path, force: bool, workspace: Workspace, assets: Path | None) -> None:
+    """Refuse an output path that cannot be written, before any work: a folder, a missing or
+    read-only folder, the registry's own folders, a link, an existing file without --force."""
+    if out.is_dir() and not out.is_symlink():
         raise RegistryError(f"--out {out} is a folder; give a file name")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise RegistryError(f"--out {out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+    if not os.access(parent, os.W_OK):
         raise RegistryError(f"--out {out}: not writable")
+    refuse_registry_folders(out, workspace.root)
+    check_target(out, force)
+    if assets is not None and (assets.is_symlink() or (assets.exists() and not force)):
+        raise RegistryError(f"{assets} already exists; pass --force to replace it")
 
 
 def _media(workspace: Workspace, runs: list[Run], facts: dict) -> tuple[list[RunMedia], list[Figure]]:
@@ -68,7 +76,12 @@ def _media(workspace: Workspace, runs: list[Run], facts: dict) -> tuple[list[Run
 
 
 def write_report(
-    workspace: Workspace, run_refs: list[str], format: str, out: Path, power_watts: float = DEFAULT_POWER_WATTS
+    workspace: Workspace,
+    run_refs: list[str],
+    format: str,
+    out: Path,
+    power_watts: float = DEFAULT_POWER_WATTS,
+    force: bool = False,
 ) -> Path:
     if format not in FORMATS:
         raise RegistryError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
@@ -77,18 +90,28 @@ def write_report(
     if power_watts <= 0:
         raise RegistryError("--power-watts must be positive")
     out = Path(out)
-    _check_out(out)
+    assets = out.with_name(out.stem + "_files") if format == "md" else None
+    _check_out(out, force, workspace, assets)
     with workspace.store().reader() as session:
         runs = [get_run(session, ref) for ref in run_refs]
         facts = report_facts(session, [run.id for run in runs], power_watts)
     if format == "json":
-        out.write_text(render_json(facts))
-        return out
+        return write_new(out, render_json(facts).encode(), force)
     media, shared = _media(workspace, runs, facts)
     if format == "html":
-        out.write_text(render_html(facts, media, shared))
-    else:
-        assets = out.with_name(out.stem + "_files")
-        write_markdown_assets(assets, media, shared)
-        out.write_text(render_markdown(facts, media, assets.name))
-    return out
+        return write_new(out, render_html(facts, media, shared).encode(), force)
+    _write_assets(assets, media, shared)
+    return write_new(out, render_markdown(facts, media, assets.name).encode(), force)
+
+
+def _write_assets(assets: Path, media: list[RunMedia], shared: list[Figure]) -> None:
+    """The Markdown report's pictures, staged in a folder of their own and renamed into place."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{assets.name}.", suffix=".partial", dir=assets.parent))
+    try:
+        write_markdown_assets(staging, media, shared)
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700
+        if assets.exists():  # with --force (checked before any work); never a link
+            shutil.rmtree(assets)
+        staging.rename(assets)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
