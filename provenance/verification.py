@@ -18,6 +18,7 @@ from typing import Any
 import c2pa
 
 from provenance.anchors import Anchor, pem_bundle
+from provenance.lineage_schema import lineage_problem
 from provenance.rights import LEGACY_LABEL, TRAINING_MINING_LABEL, summarize
 from provenance.signing import LINEAGE_LABEL, SigningError, content_media_type
 
@@ -26,6 +27,7 @@ PIXELS_CHANGED = "pixels changed"
 MANIFEST_CHANGED = "manifest changed"
 EXPIRED = "certificate expired"
 UNTRUSTED = "untrusted signer"
+MALFORMED_LINEAGE = "malformed lineage assertion"  # signed, intact, but not the shape provenoise reads
 OK = "ok"
 INTEGRITY_FAILURES = (PIXELS_CHANGED, MANIFEST_CHANGED)  # the file is not what was signed
 
@@ -45,7 +47,8 @@ class Verification:
     signer: dict[str, Any] = field(default_factory=dict)  # common name, issuer, algorithm, time-stamp time
     anchor: dict[str, str] | None = None  # the trust anchor that validated the signer
     time_stamp: str | None = None  # "trusted", "untrusted" or None (no RFC 3161 time-stamp)
-    lineage: dict[str, Any] = field(default_factory=dict)  # provenoise's assertion
+    lineage: dict[str, Any] = field(default_factory=dict)  # provenoise's assertion ({} when malformed)
+    lineage_problem: str | None = None  # what is wrong with a malformed one (provenance.lineage_schema)
     training_mining: str | None = None  # one word for the whole assertion, or "mixed"
     training_mining_entries: dict[str, Any] = field(default_factory=dict)  # the assertion's data, entry by entry
     training_mining_assertions: list[Any] = field(default_factory=list)  # each training-mining assertion, raw
@@ -88,6 +91,8 @@ def verify_image(path: Path, trust_anchors: list[Anchor]) -> Verification:
     result.signer = manifest.get("signature_info", {})
     result.time_stamp = _time_stamp(results)
     _read_assertions(manifest, result)
+    if result.reason == OK and result.lineage_problem:
+        result.reason = f"{MALFORMED_LINEAGE}: {result.lineage_problem}"
     result.ok = result.reason == OK
     if result.ok and result.state == _TRUSTED_STATE:
         result.anchor = _validating_anchor(kind, data, trust_anchors)
@@ -120,8 +125,9 @@ def _time_stamp(results: dict[str, Any]) -> str | None:
 def _read_assertions(manifest: dict[str, Any], result: Verification) -> None:
     for assertion in manifest.get("assertions", []):
         label, data = assertion.get("label", ""), assertion.get("data")
-        if label == LINEAGE_LABEL and isinstance(data, dict):
-            result.lineage = data
+        if label == LINEAGE_LABEL:
+            problem = lineage_problem(data) if isinstance(data, dict) else "not a mapping"
+            result.lineage, result.lineage_problem = ({}, problem) if problem else (data, None)
         elif label in (TRAINING_MINING_LABEL, LEGACY_LABEL):
             # Kept as written: provenance.rights reads each (a malformed one restricts everything).
             result.training_mining_assertions.append(data)
