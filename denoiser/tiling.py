@@ -49,6 +49,28 @@ def is_local(config: ModelConfig) -> bool:
     return config.norm == "none" and config.attention_levels == 0
 
 
+# Self-attention compares every position of a feature map with every other: its time grows with
+# the square of the positions. A model folder is untrusted input, so it may not ask for more
+# than this at inference (its shallowest attention scale of the largest input a pass sees).
+MAX_ATTENTION_TOKENS = 4096
+
+
+def attention_tokens(config: ModelConfig, height: int, width: int) -> int:
+    """Positions one self-attention layer sees for a (height, width) input (0: no attention)."""
+    if config.name != "unet" or config.attention_levels == 0:
+        return 0
+    factor = 2 ** (config.depth - config.attention_levels)  # the shallowest scale that has attention
+    return -(-height // factor) * -(-width // factor)
+
+
+def pass_size(config: ModelConfig, height: int, width: int, tile: int) -> tuple[int, int]:
+    """The largest input one forward pass sees: a tile with its margins, or the whole photo."""
+    if 0 < tile < max(height, width):
+        extent = tile + 2 * receptive_margin(config)
+        return min(height, extent), min(width, extent)
+    return height, width
+
+
 def receptive_margin(config: ModelConfig) -> int:
     """Pixels of context on each side that cover the convolutions' receptive field.
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from denoiser.defaults import BLIND_DEFAULT, DEFAULT_TILE
 from denoiser.estimation import ESTIMATORS
-from denoiser.tiling import is_local
+from denoiser.tiling import MAX_ATTENTION_TOKENS, attention_tokens, is_local, pass_size
 from provenance.anchors import Anchor
 from provenance.pixels import pixel_sha256
 from provenance.rights import ALLOWED, assertion, explain, summarize
@@ -208,6 +208,13 @@ def denoise_files(
 def _check_photo(photo: Photo, model: LoadedModel, options: DenoiseOptions, shown: Path) -> ChannelPlan:
     """The photo's channel plan, refusing what cannot be denoised or written as asked."""
     plan = plan_channels(model.config.model.channels, photo.channels, options.luminance, shown)
+    height, width = photo.pixels.shape[:2]
+    tokens = attention_tokens(model.config.model, *pass_size(model.config.model, height, width, options.tile))
+    if tokens > MAX_ATTENTION_TOKENS:
+        raise RegistryError(
+            f"{shown}: this model's self-attention would compare {tokens:,} positions at once "
+            f"(at most {MAX_ATTENTION_TOKENS:,}); give a smaller --tile"
+        )
     problem = output_problem(photo.alpha is not None, options.format)
     if problem:
         raise RegistryError(f"{shown}: {problem}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.text import markdown_inert as md  # names, licences and sources are untrusted text
+
 NOISE_NAMES = {
     "awgn": "additive white Gaussian",
     "poisson-gaussian": "Poisson-Gaussian",
@@ -53,7 +55,7 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
     if code.get("git_dirty_sha256"):
         commit += f" plus uncommitted changes (sha256 {code['git_dirty_sha256'][:12]})"
     lines = [
-        f"# {run['name']}: a provenoise denoiser",
+        f"# {md(run['name'])}: a provenoise denoiser",
         "",
         f"{'Colour (RGB)' if _channels(model) == 3 else 'Grayscale'} image denoiser "
         f"({model['name']}, {cost.get('parameters', '?')} parameters) trained on "
@@ -73,7 +75,7 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
         "",
         "## Provenance",
         "",
-        f"- Run `{run['id']}`, created {run['created_at']}{who}",
+        f"- Run `{run['id']}`, created {run['created_at']}{md(who)}",
         f"- Weights sha256 `{weights_sha256}`",
         f"- Code: provenoise {code.get('package_version')}, commit {commit}",
         f"- Latest audit: {run['audits'][-1]['verdict'] if run['audits'] else 'not audited'}",
@@ -82,9 +84,10 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
         "",
     ]
     for dataset in data["datasets"]:
-        licenses = ", ".join(f"{lic} ({n})" for lic, n in dataset["licenses"].items())
+        licenses = ", ".join(f"{md(lic)} ({n})" for lic, n in dataset["licenses"].items())
         lines.append(
-            f"- **{dataset['name']}**: {dataset['images_used']} images; licences: {licenses}; {dataset['source']}"
+            f"- **{md(dataset['name'])}**: {dataset['images_used']} images; licences: {licenses}; "
+            f"{md(dataset['source'])}"
         )
     if data["research_only"]:
         lines += [
@@ -92,13 +95,15 @@ def model_card(run: dict[str, Any], data: dict[str, Any], weights_sha256: str) -
             "**Research use only.** Some training images are licensed for non-commercial research and "
             "education only; this model inherits that restriction and must not be used commercially.",
         ]
-    lines += ["", f"Consent of the images used (as recorded now): {data['consent']}."]
+    lines += ["", f"Consent of the images used (as recorded now): {md(data['consent'])}."]
     if data["excluded_at_training"]:
         lines.append(
-            f"Left out at training (consent withdrawn): {', '.join(e['image'] for e in data['excluded_at_training'])}."
+            "Left out at training (consent withdrawn): "
+            + ", ".join(md(e["image"]) for e in data["excluded_at_training"])
+            + "."
         )
     if data["withdrawn_since_training"]:
-        lines.append(f"Consent withdrawn since training: {', '.join(data['withdrawn_since_training'])}.")
+        lines.append(f"Consent withdrawn since training: {', '.join(map(md, data['withdrawn_since_training']))}.")
     at = [a for a in run["aggregates"] if a["method"] == "model" and a["metric"] in ("psnr", "ssim")]
     if at:
         lines += ["", "## Results on the run's test split", "", "| sigma | PSNR | SSIM |", "|---|---|---|"]

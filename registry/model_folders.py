@@ -113,6 +113,8 @@ def open_model_folder(folder: Path, anchors: list[Anchor], allow_unverified: boo
         copy = Path(shutil.copytree(folder, Path(private) / "model", symlinks=True))
         verification = check_signature(copy, anchors, allow_unverified, shown=folder)
         meta, weights = read_record(copy, shown=folder)
+    if not isinstance(meta.get("config"), dict):
+        raise RegistryError(f"{folder} is not a usable model folder: its record has no config mapping")
     try:
         config = config_from_dict(meta["config"])
     except (KeyError, TypeError, ConfigError) as exc:

@@ -3,6 +3,7 @@ the bytes of an exported model folder (registry.model_folders reads and checks t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,16 @@ def final_weights(workspace: Workspace, run: Run) -> tuple[bytes, str]:
 
 
 def load_model(config: ExperimentConfig, weights: bytes) -> nn.Module:
-    """The network in eval mode, channels-last as trained, on the config's recorded thread count."""
-    configure(config.train.seed, config.train.threads)
+    """The network in eval mode, channels-last as trained, on the config's recorded thread count,
+    at most this machine's cores (a model folder is untrusted: 100,000 threads exhaust the
+    process). Audits never come here: they re-execute with the recorded count (audits/replay)."""
+    configure(config.train.seed, min(config.train.threads, os.cpu_count() or 1))
     model = build_network(config.model)
-    weights_from_bytes(model, weights)
+    try:
+        weights_from_bytes(model, weights)
+    except (RuntimeError, ValueError) as exc:  # another architecture's tensors, or not safetensors at all
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RegistryError(f"the weights do not fit the {config.model.name} its config describes: {first}") from None
     return model.to(memory_format=torch.channels_last).eval()
 
 

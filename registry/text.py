@@ -31,3 +31,13 @@ def printable(text: object) -> str:
         for character in str(text)
         if character in _WHITESPACE_CONTROLS or not is_hidden(character)
     )
+
+
+# Characters Markdown (CommonMark, and the HTML it may carry) gives a meaning; a backslash
+# makes each literal. Text from records (names, licences, attributions, notes) is untrusted.
+_MARKDOWN_SPECIALS = frozenset("\\`*_[]<>|~#!&")
+
+
+def markdown_inert(text: object) -> str:
+    """`text` as one inert line of Markdown: no raw HTML, links, emphasis, table breaks or newlines."""
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in printable(text))

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from registry.lineage_picture import NO_DOT_NOTE, fence, inline_svg
 from registry.reports.grids import CROP, Grid
+from registry.text import markdown_inert
 
 
 @dataclass
@@ -181,12 +182,22 @@ def render_json(facts: dict) -> str:
     return json.dumps(facts, indent=2, default=str) + "\n"
 
 
-def _md_table(rows: list[dict[str, Any]]) -> str:
+def md_text(value: Any) -> str:
+    """A value as one inert line of Markdown (registry.text.markdown_inert)."""
+    return markdown_inert(fmt(value))
+
+
+def _md_finalize(value: Any) -> Any:
+    """Every {{ value }} of the Markdown template is escaped, unless it is Markup we built."""
+    return value if isinstance(value, Markup) else md_text(value)
+
+
+def _md_table(rows: list[dict[str, Any]]) -> Markup:
     if not rows:
-        return "_No rows._\n"
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(fmt(v).replace("|", "/") for v in row.values()) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+        return Markup("_No rows._\n")
+    lines = ["| " + " | ".join(md_text(column) for column in rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(md_text(v) for v in row.values()) + " |" for row in rows]
+    return Markup("\n".join(lines) + "\n")
 
 
 def _hf_license(licenses: list[str]) -> dict[str, str]:
@@ -240,7 +251,9 @@ def dataset_modes(dataset: dict) -> str:
 
 
 def render_markdown(facts: dict, media: list[RunMedia], asset_folder: str) -> str:
-    environment = Environment(loader=PackageLoader("registry.reports"), autoescape=False, trim_blocks=False)
+    environment = Environment(
+        loader=PackageLoader("registry.reports"), autoescape=False, trim_blocks=False, finalize=_md_finalize
+    )
     datasets = [
         [
             {
@@ -264,7 +277,7 @@ def render_markdown(facts: dict, media: list[RunMedia], asset_folder: str) -> st
         successions=[(s, succession_rows(s)) for s in facts.get("successions", [])],
         fence=fence,
         no_dot_note=NO_DOT_NOTE,
-        front_matter=yaml.safe_dump(front_matter(facts), sort_keys=False).strip(),
+        front_matter=Markup(yaml.safe_dump(front_matter(facts), sort_keys=False).strip()),  # YAML quotes its own
         media=media,
         assets=asset_folder,
         datasets=datasets,
