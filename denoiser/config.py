@@ -294,6 +294,15 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     return config_from_dict(raw)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where: 'line 3, column 7: mapping values are not allowed here'."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
 def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text())
@@ -302,9 +311,9 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if raw is None:
-        raw = {}
+        raise ConfigError(f"config {path} is not valid YAML: {_yaml_problem(exc)}") from None
+    if raw is None or raw == {}:  # an empty file would silently train every default
+        raise ConfigError(f"config {path} is empty; start from configs/quickstart.yaml (fields: denoiser/config.py)")
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
     base = raw.pop("base", None)

@@ -69,3 +69,23 @@ def test_quickstart_config_is_valid():
 def test_every_shipped_config_is_valid(path):
     config = load_config(path)
     assert config.train.steps >= 1 and config.data.datasets
+
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_committed_config_validates(path):
+    config = load_config(path)
+    assert config.name and config.train.steps > 0
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "{}\n"])
+def test_an_empty_config_is_refused(tmp_path, text):
+    with pytest.raises(ConfigError, match="is empty; start from configs/quickstart.yaml"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_yaml_error_names_its_line_and_column(tmp_path):
+    with pytest.raises(ConfigError, match="line 4, column 7: mapping values are not allowed here"):
+        load_config(write(tmp_path, "name: x\nmodel:\n  depth: 3\n   bad: [1\n"))

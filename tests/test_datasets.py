@@ -8,7 +8,7 @@ from PIL import Image
 from registry import dvc
 from registry.datasets import add_dataset, list_datasets, show_dataset
 from registry.errors import RegistryError
-from tests.conftest import write_dataset
+from tests.conftest import cli, write_dataset
 
 
 def test_manifest_rows_are_recorded_with_hashes_licences_and_consent(workspace, tmp_path):
@@ -106,3 +106,15 @@ def test_a_failing_dvc_step_rolls_back_the_copy(workspace, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="disk full"):
         add_dataset(workspace, write_dataset(tmp_path / "x"), "x")
     assert snapshot(workspace) == before
+
+
+def test_a_folder_without_a_manifest_is_registered_with_a_warning_saying_how(workspace, tmp_path, capsys):
+    folder = write_dataset(tmp_path / "bare")
+    (folder / "MANIFEST.csv").unlink()
+    code, _, err = cli(capsys, "data", "add", folder, "--name", "bare")
+    err = " ".join(err.split())  # the terminal wraps long lines
+    assert code == 0
+    assert "bare has no MANIFEST.csv" in err and "6 have no licence (NOASSERTION" in err
+    assert "registry consent set" in err
+    code, _, err = cli(capsys, "data", "add", write_dataset(tmp_path / "described"), "--name", "described")
+    assert code == 0 and "MANIFEST" not in err  # a manifest said what it knows, unknown consent included

@@ -51,6 +51,9 @@ def add(
     dataset = show_dataset(workspace, dataset.name)
     consent = dataset_consent(workspace, [dataset])
     summary = dataset_summary(dataset, consent) | {"duplicates": dataset_duplicates(dataset, consent)}
+    missing = missing_rights(dataset)
+    if missing:
+        ui.warn(missing)
 
     def render() -> None:
         ui.line(f"registered {summary['name']}: {summary['images']} images in {summary['path']}")
@@ -62,6 +65,23 @@ def add(
             )
 
     ui.result(summary, render)
+
+
+def missing_rights(dataset) -> str | None:
+    """Without a manifest nothing says who may use the images: a warning, and how to say it.
+    (A manifest that records `unknown` consent has said so; that is a record, not an omission.)"""
+    from registry.manifests import UNKNOWN_LICENSE
+
+    if dataset.manifest_sha256 is not None:
+        return None
+    unlicensed = sum(image.license == UNKNOWN_LICENSE for image in dataset.images)
+    licence = f"{unlicensed} have no licence ({UNKNOWN_LICENSE}; --license SPDX-ID sets one for all), "
+    return (
+        f"{dataset.name} has no MANIFEST.csv: of its {len(dataset.images)} images {licence if unlicensed else ''}"
+        "none has a consent "
+        "record; give a manifest (columns image_id,file,license,consent,source,attribution,notes: see "
+        "../shared/datasets/*/MANIFEST.csv) or record consent with `registry consent set`"
+    )
 
 
 @data_app.command("list", epilog="Example: registry data list --json")
