@@ -38,7 +38,7 @@ from registry.errors import RegistryError
 from registry.files import check_target, place, refuse_registry_folders, staging_path
 from registry.identity import registry_id
 from registry.limits import pixel_budget as configured_budget
-from registry.manifests import sha256_file
+from registry.manifests import IMAGE_SUFFIXES, sha256_file
 from registry.model_resolution import WithdrawnTraining
 from registry.models import Output
 from registry.output_facts import InputCheck, check_input, model_facts, training_mining
@@ -67,6 +67,7 @@ class DenoiseOptions:
     tile: int = DEFAULT_TILE  # core side of the tiles a large photo is denoised in; 0: the whole image at once
     max_pixels: int | None = None  # pixel budget per photo; None: the workspace's max-pixels, else the default
     force: bool = False  # replace existing outputs (never a symbolic link)
+    recursive: bool = False  # a folder given as input: its subfolders' images too (mirrored under --out)
 
 
 @dataclass
@@ -108,8 +109,41 @@ def pixel_budget(options: DenoiseOptions, workspace: Workspace | None) -> int:
     return options.max_pixels if options.max_pixels is not None else configured_budget(workspace)
 
 
+def expand_inputs(inputs: list[Path], recursive: bool = False) -> list[tuple[Path, Path]]:
+    """(image file, subfolder of --out for its output) for each input: a file as given; a
+    folder's images in name order, with `recursive` its subfolders' too (the tree mirrored).
+    Links inside a folder are skipped: a walk must not wander out of the folder it was given."""
+    files: list[tuple[Path, Path]] = []
+    for given in map(Path, inputs):
+        if given.is_file():
+            files.append((given, Path()))
+            continue
+        if not given.is_dir():
+            raise RegistryError(f"input not found: {given}")
+        found = sorted(
+            path
+            for path in (given.rglob("*") if recursive else given.iterdir())
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not _through_link(path, given)
+        )
+        if not found:
+            more = "" if recursive else " (--recursive looks in its subfolders too)"
+            raise RegistryError(f"no images in folder {given}{more}")
+        files += [(path, path.parent.relative_to(given)) for path in found]
+    return files
+
+
+def _through_link(path: Path, folder: Path) -> bool:
+    """Whether `path`, or a folder between it and `folder`, is a symbolic link."""
+    return any(step.is_symlink() for step in (path, *path.parents) if step != folder and step.is_relative_to(folder))
+
+
 def plan_outputs(
-    inputs: list[Path], out: Path, suffix: str = ".png", force: bool = False, workspace_root: Path | None = None
+    inputs: list[Path],
+    out: Path,
+    suffix: str = ".png",
+    force: bool = False,
+    workspace_root: Path | None = None,
+    recursive: bool = False,
 ) -> dict[Path, Path]:
     """input -> output path; refuses missing inputs, shared output names, overwriting an input,
     existing outputs (unless `force`), links at an output's name, and the registry's folders."""
@@ -117,11 +151,10 @@ def plan_outputs(
         raise RegistryError(f"--out {out} exists and is not a folder")
     refuse_registry_folders(out, workspace_root)
     plan: dict[Path, Path] = {}
-    sources = {Path(path).resolve() for path in inputs}
-    for path in inputs:
-        if not Path(path).is_file():
-            raise RegistryError(f"input not found: {path}")
-        target = out / (Path(path).stem + suffix)
+    files = expand_inputs(inputs, recursive)
+    sources = {path.resolve() for path, _ in files}
+    for path, subfolder in files:
+        target = out / subfolder / (path.stem + suffix)
         if target in plan.values():
             raise RegistryError(f"two inputs would both be written to {target}")
         if target.resolve() in sources:
@@ -153,7 +186,7 @@ def denoise_files(
     reporter = reporter or Reporter()
     check_options(options)
     root = workspace.root if workspace is not None else None
-    plan = plan_outputs(inputs, Path(out), SUFFIXES[options.format], options.force, root)
+    plan = plan_outputs(inputs, Path(out), SUFFIXES[options.format], options.force, root, options.recursive)
     with tempfile.TemporaryDirectory(prefix="provenoise-inputs-") as private:
         # One private copy of each input is decoded, hashed, checked and named as the
         # ingredient: a file that changes after its check cannot slip into the signature.
@@ -251,6 +284,7 @@ def _write(
     under the final name. Returns what the signature says, when signed.
     """
     target = item.output
+    target.parent.mkdir(parents=True, exist_ok=True)  # a subfolder mirrored from a --recursive input
     unsigned, signed = staging_path(target), staging_path(target)
     try:
         write_photo(photo.pixels, unsigned, options.bits, options.format, photo.alpha, photo.icc_profile)

@@ -10,11 +10,44 @@ import numpy as np
 
 from denoiser.images import GRAY_MODES, ImageError, inspect_image, load_image
 from denoiser.noise import add_awgn, add_poisson_gaussian, jpeg_compress
-from registry.denoising import write_image
+from registry.denoising import expand_inputs, write_image
 from registry.errors import RegistryError
 from registry.files import check_target, place, refuse_registry_folders, staging_path
 
 KINDS = ("awgn", "poisson-gaussian", "jpeg")
+
+
+def make_noisy_files(
+    inputs: list[Path],
+    out: Path,
+    kind: str = "awgn",
+    level: float = 25.0,
+    seed: int = 0,
+    force: bool = False,
+    workspace_root: Path | None = None,
+    recursive: bool = False,
+) -> list[Path]:
+    """Noisy copies of files and folders' images (the tree mirrored under `out` with `recursive`),
+    every name checked before the first is written."""
+    files = expand_inputs(inputs, recursive)
+    targets = [Path(out) / subfolder / (path.stem + ".png") for path, subfolder in files]
+    if len(set(targets)) < len(targets):
+        raise RegistryError("two inputs would both be written to the same name; give them separately")
+    for (path, _), target in zip(files, targets):
+        _check_output(path, target, force, workspace_root)
+    return [
+        make_noisy(path, target.parent, kind, level, seed, force, workspace_root)
+        for (path, _), target in zip(files, targets)
+    ]
+
+
+def _check_output(source: Path, target: Path, force: bool, workspace_root: Path | None) -> None:
+    if target.parent.exists() and not target.parent.is_dir():
+        raise RegistryError(f"--out {target.parent} exists and is not a folder")
+    refuse_registry_folders(target.parent, workspace_root)
+    if target.resolve() == Path(source).resolve():
+        raise RegistryError(f"the noisy copy would overwrite {source}; choose another --out")
+    check_target(target, force)
 
 
 def make_noisy(
@@ -39,12 +72,7 @@ def make_noisy(
     if kind == "poisson-gaussian" and level <= 0:
         raise RegistryError(f"--level (photons at white) must be positive, got {level:g}")
     target = Path(out) / (Path(source).stem + ".png")
-    if Path(out).exists() and not Path(out).is_dir():
-        raise RegistryError(f"--out {out} exists and is not a folder")
-    refuse_registry_folders(Path(out), workspace_root)
-    if target.resolve() == Path(source).resolve():
-        raise RegistryError(f"the noisy copy would overwrite {source}; choose another --out")
-    check_target(target, force)
+    _check_output(source, target, force, workspace_root)
     try:
         clean = load_image(source, 1 if inspect_image(source).mode in GRAY_MODES else 3)
     except ImageError as exc:

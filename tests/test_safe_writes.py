@@ -152,3 +152,22 @@ def test_an_existing_output_stops_the_batch_before_anything_is_written(workspace
     code, _, err = denoise(capsys, run_id, noisy, second, "--out", "out")
     assert code == 2 and "already exists" in err
     assert sorted(os.listdir(workspace.root / "out")) == ["second.png"]  # noisy.png was not written either
+
+
+def test_denoise_and_noise_take_folders(workspace, run_id, capsys):
+    photos = workspace.root / "photos"
+    (photos / "trip").mkdir(parents=True)
+    for index, path in enumerate([photos / "a.png", photos / "b.jpg", photos / "trip" / "c.png"]):
+        Image.fromarray(synthetic_image(index, size=24)).save(path)
+    (photos / "notes.txt").write_text("not an image")
+    (photos / "linked").symlink_to(workspace.root / "data")  # a walk does not follow links out
+    code, out, _ = cli(capsys, "noise", photos, "--out", "noisy", "--recursive")
+    assert code == 0 and sorted(out.split()) == ["noisy/a.png", "noisy/b.png", "noisy/trip/c.png"]
+    code, _, err = denoise(capsys, run_id, "noisy", "--out", "flat", "--no-sign")
+    assert code == 0, err
+    assert sorted(p.name for p in (workspace.root / "flat").iterdir()) == ["a.png", "b.png"]
+    assert denoise(capsys, run_id, "noisy", "--out", "tree", "--recursive", "--no-sign")[0] == 0
+    assert (workspace.root / "tree" / "trip" / "c.png").is_file()
+    (workspace.root / "empty").mkdir()
+    code, _, err = denoise(capsys, run_id, "empty", "--out", "none")
+    assert code == 2 and "no images in folder empty (--recursive looks in its subfolders too)" in err

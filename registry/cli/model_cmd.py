@@ -48,7 +48,8 @@ def register(app: typer.Typer) -> None:
 def denoise(
     model: Annotated[str, typer.Argument(help="Run id (prefix) or an exported model folder.")],
     inputs: Annotated[
-        list[Path], typer.Argument(help="8- or 16-bit PNG, JPEG or TIFF files, gray or colour.", show_default=False)
+        list[Path],
+        typer.Argument(help="PNG, JPEG or TIFF files (8 or 16 bits, gray or colour), or folders.", show_default=False),
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (the input's name).")],
     sigma: Annotated[float | None, typer.Option("--sigma", help="Noise level on the 8-bit scale.")] = None,
@@ -69,6 +70,9 @@ def denoise(
     ] = DEFAULT_TILE,
     max_pixels: MaxPixelsOption = None,
     force: ForceOption = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="A folder input: its subfolders' images too (mirrored).")
+    ] = False,
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Write unsigned outputs.")] = False,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -115,7 +119,7 @@ def denoise(
     options = DenoiseOptions(
         sigma, blind, estimator, steps, bits, format, thumbnail, accept_invalid_input, luminance, tile, max_pixels
     )
-    options.force = force
+    options.force, options.recursive = force, recursive
     check_options(options)  # before loading anything
     workspace = optional_workspace(db)
     anchors = chosen_anchors(trust or [])
@@ -221,19 +225,26 @@ def models_sign(
 
 
 def noise(
-    image: Annotated[Path, typer.Argument(help="A clean image.")],
+    images: Annotated[list[Path], typer.Argument(help="Clean images, or folders of them.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Folder for the noisy copy (PNG, the input's name).")],
     kind: Annotated[str, typer.Option("--kind", help="awgn, poisson-gaussian or jpeg.")] = "awgn",
     level: Annotated[float, typer.Option("--level", help="AWGN sigma, photons at white, or JPEG quality.")] = 25.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
     force: ForceOption = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="A folder input: its subfolders' images too (mirrored).")
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a noisy 8-bit copy of an image, to try a model on."""
-    from registry.noising import make_noisy
+    """Make noisy 8-bit copies of images, to try a model on; prints each copy's path."""
+    from registry.noising import make_noisy_files
 
     ui = UI(as_json)
     workspace = optional_workspace(db)
-    target = make_noisy(image, out, kind, level, seed, force, workspace.root if workspace else None)
-    ui.result({"output": str(target), "kind": kind, "level": level, "seed": seed}, lambda: ui.line(str(target)))
+    targets = make_noisy_files(images, out, kind, level, seed, force, workspace.root if workspace else None, recursive)
+    shown = [str(target) for target in targets]
+    ui.result(
+        {"output": shown[0], "outputs": shown, "kind": kind, "level": level, "seed": seed},
+        lambda: [ui.line(line) for line in shown],
+    )
