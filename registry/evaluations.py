@@ -70,6 +70,7 @@ def evaluate_run(
         run = get_run(session, run_ref)
         options = _options(run.config, request.overrides)
         planned = _plan(session, run, request)
+        seen = {dataset: _seen_in_training(session, run, dataset) for dataset, *_ in planned}
     config, model, _ = load_run_model(workspace, run)
     channels = config.model.channels
     sources = []
@@ -79,6 +80,14 @@ def evaluate_run(
         if excluded:
             names = ", ".join(e["image"] for e in excluded)
             reporter.warn(f"{dataset}: leaving out {len(excluded)} image(s) whose consent is withdrawn: {names}")
+        evaluated = {key for key, _, _ in members}
+        seen[dataset] = {key: role for key, role in seen[dataset].items() if key in evaluated}
+        if seen[dataset]:
+            reporter.warn(
+                f"{dataset}: {len(seen[dataset])} of {len(members)} images are pictures run {run.id} trained or "
+                f"validated on ({', '.join(sorted(seen[dataset]))}): their scores test memory, not denoising of "
+                "new photos (marked seen_in_training in the tables)"
+            )
         images = {key: load_verified_image(workspace, key, path, sha, channels) for key, path, sha in members}
         noisy = {
             key: load_verified_image(workspace, f"{key} (noisy file)", path, sha, channels)
@@ -112,7 +121,7 @@ def evaluate_run(
             include_withdrawn=request.include_withdrawn,
             reason=request.reason if request.include_withdrawn else "",
             excluded=excluded,
-            details=evaluation_details(result, sizes) | real,
+            details=evaluation_details(result, sizes) | real | {"seen_in_training": seen[dataset]},
             cost=size_costs(model, set(sizes.values())),
             user=current_user(workspace.root),
             seconds=time.perf_counter() - started,
@@ -130,6 +139,7 @@ def evaluate_run(
         if request.out is not None:
             folder = request.out / record.dataset if len(records) > 1 else request.out
         write_tables(folder, result, record.details)
+        reporter.info(f"{record.dataset}: tables written to {folder} (per_image.csv, per_image.json, summary.json)")
     return [record.id for record, _ in records]
 
 
@@ -153,6 +163,22 @@ def _plan(session, run: Run, request: EvalRequest) -> list[tuple[str, list[tuple
         by_pk = {image.id: image for image in images}
         noisy = {key: (by_pk[pks[key]].noisy.path, by_pk[pks[key]].noisy.sha256) for key, _, _ in members}
     return [(TEST_SPLIT, members, excluded, noisy)]
+
+
+def _seen_in_training(session, run: Run, dataset: str) -> dict[str, str]:
+    """The images of `dataset` whose picture (content hash, so a copy counts) the run trained or
+    validated on: image key -> role. The run's own test split has none by construction."""
+    if dataset == TEST_SPLIT:
+        return {}
+    roles = {member.image_pk: member.role for member in run.splits if member.role in ("train", "val")}
+    used = session.scalars(select(Image).where(Image.id.in_(roles))).all()
+    picture_roles = {image.content_sha256 or image.sha256: roles[image.id] for image in used}
+    candidates = get_dataset(session, dataset).images
+    return {
+        f"{dataset}/{image.image_id}": picture_roles[image.content_sha256 or image.sha256]
+        for image in candidates
+        if (image.content_sha256 or image.sha256) in picture_roles
+    }
 
 
 def _writable(folder: Path) -> None:
@@ -233,8 +259,10 @@ def write_tables(folder: Path, result: Result, details: dict) -> Path:
         )
         entry[row.metric] = row.value
     rows = sorted(table.values(), key=lambda r: (r["image"], r["sigma"], r["method"]))
+    seen = details.get("seen_in_training") or {}
     for entry in rows:
         entry["time_ms"] = details["median_ms"].get(entry["method"], {}).get(entry["image"])
+        entry["seen_in_training"] = seen.get(entry["image"], "")  # train / val: not a test of new photos
     with open(folder / "per_image.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

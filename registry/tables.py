@@ -27,6 +27,7 @@ class EvalView:
     excluded: list[dict] = field(default_factory=list)
     note: str = ""
     real_noise: bool = False  # scored on a paired dataset's real noisy files, not synthetic AWGN
+    seen_in_training: dict[str, str] = field(default_factory=dict)  # image -> train/val of the run evaluated
 
     @classmethod
     def of_evaluation(cls, evaluation: Evaluation) -> EvalView:
@@ -42,6 +43,7 @@ class EvalView:
             evaluation.excluded,
             note,
             details.get("noise") == "real",
+            details.get("seen_in_training") or {},
         )
 
     @classmethod

@@ -107,3 +107,21 @@ def test_ablation_components_follow_the_config(workspace, trained):
         "optim": config["optim"] | {"schedule": "constant", "warmup_steps": 0},
     }
     assert ablation_components(stripped) == {"Noise_Modeling": "No", "Priors": "No", "Training_Schedule": "Altered"}
+
+
+def test_evaluating_on_pictures_the_run_trained_on_warns_and_marks_them(workspace, trained, tmp_path, capsys):
+    # write_dataset draws the same pictures for every dataset: bench/imgNN is tiny/imgNN, which the run split.
+    roles = {m.image_key.split("/")[1]: m.role for m in show_run(workspace, trained).splits}
+    evaluated = ("img00", "img01", "img03")  # bench's four less the withdrawn img02
+    seen = {f"bench/{name}": role for name, role in roles.items() if role in ("train", "val") and name in evaluated}
+    assert seen  # the tiny split trains on most of its six pictures
+    code = cli_run(["eval", trained, "--dataset", "bench", "--baselines", "gaussian", "--out", str(tmp_path / "t")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    err = " ".join(err.split())
+    assert f"images are pictures run {trained} trained or validated on" in err
+    assert all(key in err for key in seen), (seen, err)
+    assert f"tables written to {tmp_path / 't'}" in " ".join(out.split()) + err
+    with open(tmp_path / "t" / "per_image.csv", newline="") as handle:
+        marked = {row["image"]: row["seen_in_training"] for row in csv.DictReader(handle)}
+    assert {image: role for image, role in marked.items() if role} == seen

@@ -93,6 +93,9 @@ def eval_(
             label = sigma_label(view, sigma_for_table)
             label = f"sigma {label:g}" if isinstance(label, float) else label
             ui.rows_table(f"Table 1, {label}: per image", table1(view, sigma_for_table))
+            if view.seen_in_training:
+                seen = ", ".join(f"{image} ({role})" for image, role in sorted(view.seen_in_training.items()))
+                ui.line(f"seen in training, not a test of new photos: {seen}")
             ui.rows_table("Table 2: aggregates of the model", item["table2"])
             for excluded in view.excluded:
                 ui.line(f"left out: {excluded['image']} ({excluded['reason']})")
