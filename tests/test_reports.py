@@ -154,3 +154,31 @@ def test_datasheet_answers_from_records(workspace, reported, capsys):
     assert "withdrawn: img01" in answers["Were the individuals in question notified / did they consent?"]
     assert answers["Who funded the creation of the dataset?"] == "unknown"
     assert "CC0-1.0 (3 images)" in answers["Under which licence is the dataset distributed?"]
+
+
+def test_datasheet_counts_people_from_notes_and_consent_and_lists_evaluations(workspace, reported, tmp_path, capsys):
+    import csv
+
+    from tests.conftest import write_dataset
+
+    folder = write_dataset(tmp_path / "classic", count=4, consent={"img01": "withdrawn"})
+    with open(folder / "MANIFEST.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    notes = {"img00": "a harbour; no person shown", "img01": 'This is the "Lena" image', "img02": "portrait of a man"}
+    for row in rows:
+        row["notes"] = notes.get(row["image_id"], "")
+    with open(folder / "MANIFEST.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert cli(capsys, "data", "add", folder, "--name", "classic")[0] == 0
+    assert cli(capsys, "eval", reported, "--dataset", "classic", "--baselines", "gaussian")[0] == 0
+    code, out, err = cli(capsys, "data", "show", "classic", "--datasheet", "--json")
+    assert code == 0, err
+    answers = {a["question"]: a["answer"] for a in json.loads(out)}
+    people = answers["Does the dataset identify any subpopulations or contain data about people?"]
+    assert people == "yes: img01 (consent withdrawn); img02 (its notes say it shows a person)"
+    represent = answers["What do the instances represent?"]
+    assert represent.startswith("4 images (4 L) from ") and "Lena" not in represent  # not one image's note
+    assert "evaluations: " in answers["Has the dataset been used for any tasks already?"]
+    assert f"(run {reported})" in answers["Has the dataset been used for any tasks already?"]

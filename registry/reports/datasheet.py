@@ -7,6 +7,7 @@ picture, registry.consent), since that is what training and evaluation obey.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from registry.consent import consent_view
 from registry.data_summary import is_research_only
 from registry.datasets import get_dataset
-from registry.models import ConsentEvent, Image, Run, SplitImage
+from registry.models import ConsentEvent, Evaluation, Image, Run, SplitImage
 
 UNKNOWN = "unknown"
 NEAR_DUPLICATES = (
@@ -51,9 +52,15 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         )
     )
     withdrawn = [i.image_id for i in images if view.effective[i.id] == "withdrawn"]
-    people = [
-        i.image_id for i in images if "person" in (i.notes or "").lower() and "no person" not in (i.notes or "").lower()
-    ]
+    evaluations = session.execute(
+        select(Evaluation.id, Evaluation.run_id).where(Evaluation.dataset == name).order_by(Evaluation.id)
+    ).all()
+    with_events = {event.image_id for event in events}
+    people = {
+        i.image_id: reason
+        for i in images
+        if (reason := _person_reason(i, view.effective[i.id], i.id in with_events)) is not None
+    }
 
     def qa(section: str, question: str, answer: str | None) -> dict[str, str]:
         return {"section": section, "question": question, "answer": answer or UNKNOWN}
@@ -68,7 +75,12 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
             "Motivation", "Who created the dataset and on behalf of which entity?", "; ".join(attributions[:20]) or None
         ),
         qa("Motivation", "Who funded the creation of the dataset?", None),
-        qa("Composition", "What do the instances represent?", "; ".join(notes[:10]) or None),
+        qa(
+            "Composition",
+            "What do the instances represent?",
+            f"{len(images)} images ({_modes_words(modes)}) from {dataset.source or 'a source not recorded'}"
+            + (f"; {len(notes)} distinct per-image notes (registry data show {name})" if notes else ""),
+        ),
         qa("Composition", "How many instances are there?", str(len(images))),
         qa(
             "Composition",
@@ -90,7 +102,10 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         qa(
             "Composition",
             "Does the dataset identify any subpopulations or contain data about people?",
-            f"records note identifiable people in: {', '.join(people)}" if people else None,
+            "yes: " + "; ".join(f"{image} ({why})" for image, why in people.items())
+            if people
+            else "no image's notes say it shows a person and no consent decision is recorded (unrecorded is not "
+            "the same as absent)",
         ),
         qa("Composition", "Are there any redundancies in the dataset?", _redundancies(copies)),
         qa(
@@ -122,13 +137,21 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         qa(
             "Preprocessing",
             "Was any preprocessing done?",
-            "files are stored byte for byte as registered; colour images are used as their 8-bit luminance "
-            "(recorded per image)",
+            "files are stored byte for byte as registered; a 1-channel model uses colour images as their "
+            "ITU-R 601 luminance, a 3-channel model as RGB (the conversion is recorded per image)",
         ),
         qa(
             "Uses",
             "Has the dataset been used for any tasks already?",
-            f"training runs using it: {', '.join(used_by)}" if used_by else "not used by any recorded run",
+            "; ".join(
+                part
+                for part in (
+                    f"training runs using it: {', '.join(used_by)}" if used_by else "",
+                    "evaluations: " + ", ".join(f"{e.id} (run {e.run_id})" for e in evaluations) if evaluations else "",
+                )
+                if part
+            )
+            or "not used by any recorded run or evaluation",
         ),
         qa(
             "Uses",
@@ -152,6 +175,26 @@ def datasheet(session: Session, name: str) -> list[dict[str, str]]:
         ),
         qa("Maintenance", "Will the dataset be updated?", None),
     ]
+
+
+PERSON_WORDS = re.compile(r"\b(person|people|portrait|faces?|wom[ae]n|m[ae]n|child|children|girl|boy)\b")
+
+
+def _person_reason(image: Image, effective_consent: str, has_events: bool) -> str | None:
+    """Why the records say this image is about a person, or None: its notes say it shows one,
+    or someone recorded a consent decision for it (only a person depicted can give or withdraw it)."""
+    notes = (image.notes or "").lower()
+    if PERSON_WORDS.search(notes) and "no person" not in notes:
+        return "its notes say it shows a person"
+    if effective_consent in ("granted", "withdrawn"):
+        return f"consent {effective_consent}"
+    if has_events:
+        return "consent changes recorded"
+    return None
+
+
+def _modes_words(modes: Counter) -> str:
+    return ", ".join(f"{count} {mode}" for mode, count in modes.items())
 
 
 def _redundancies(copies: dict[str, list[str]]) -> str:
