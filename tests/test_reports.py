@@ -121,6 +121,16 @@ def test_several_runs_make_a_comparison(workspace, reported, tiny_config, tmp_pa
     assert "Side by side" in html and reported in html and other in html
 
 
+def test_a_comparison_across_different_test_images_says_so(workspace, reported, tiny_config, tmp_path, capsys):
+    other = train_run(workspace, tiny_config, ["data.split_seed=3"])
+    for fmt in ("html", "md", "json"):
+        assert cli(capsys, "report", reported, other, "--format", fmt, "--out", tmp_path / f"r.{fmt}")[0] == 0
+        text = " ".join((tmp_path / f"r.{fmt}").read_text().split())
+        assert "These runs were tested on different images" in text, fmt
+    assert cli(capsys, "report", reported, reported, "--format", "json", "--out", tmp_path / "same.json")[0] == 0
+    assert json.loads((tmp_path / "same.json").read_text())["comparison_caveat"] is None
+
+
 def test_no_report_contains_key_material(workspace, reported, tmp_path, capsys):
     keys = workspace.root / ".registry" / "keys"
     secrets = [

@@ -36,7 +36,25 @@ def report_facts(session: Session, run_refs: list[str], power_watts: float = DEF
         "generated_by": {"software": "provenoise", "version": code_version()["package_version"]},
         "runs": [run_facts(session, run, power_watts) for run in runs],
         "successions": successions(runs),
+        "comparison_caveat": comparison_caveat(runs),
     }
+
+
+def comparison_caveat(runs: list[Run]) -> str | None:
+    """Said beside a side-by-side table whose runs were tested on different images (their test
+    PSNRs then measure different things); None when every run's test split is the same."""
+    if len(runs) < 2:
+        return None
+    tested = [frozenset(member.sha256 for member in run.splits if member.role == "test") for run in runs]
+    if len(set(tested)) == 1:
+        return None
+    common = frozenset.intersection(*tested)
+    sizes = ", ".join(f"{run.id}: {len(images)}" for run, images in zip(runs, tested))
+    return (
+        f"These runs were tested on different images (test images per run: {sizes}; {len(common)} in common), "
+        "so their test-split figures are not directly comparable: score them on one dataset with "
+        "`registry eval RUN --dataset NAME` and compare those."
+    )
 
 
 def run_facts(session: Session, run: Run, power_watts: float) -> dict[str, Any]:
