@@ -223,13 +223,18 @@ def init_workspace(
     done: list[str] = []
 
     toplevel = _git(root, "rev-parse", "--show-toplevel")
-    if toplevel.returncode != 0:
+    enclosing = Path(toplevel.stdout.strip()).resolve() if toplevel.returncode == 0 else None
+    # A new workspace inside another repository (a project's checkout, say) gets a repository of
+    # its own: DVC would otherwise stage its files in that project's index. One made before,
+    # as a DVC subdirectory of the enclosing repository, is adopted as it is.
+    in_subdir = enclosing is not None and enclosing != root and (root / ".dvc").is_dir()
+    if enclosing is None or (enclosing != root and not in_subdir):
         if _git(root, "init", "-q").returncode != 0:
             raise RegistryError(f"git init failed in {root}")
-        done.append("initialised a git repository")
-        in_subdir = False
-    else:
-        in_subdir = Path(toplevel.stdout.strip()).resolve() != root
+        done.append(
+            "initialised a git repository"
+            + (f" of its own (the enclosing repository {enclosing} is not touched)" if enclosing else "")
+        )
     if dvc.ensure_initialized(root, subdir=in_subdir):
         done.append("initialised DVC")
 

@@ -47,7 +47,9 @@ def test_init_never_stores_the_password_and_warns(postgres_url, tmp_path, capsys
 
 def test_init_against_an_unreachable_server_records_no_url(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("REGISTRY_DB_URL", raising=False)
-    code, _, err = cli(capsys, "init", tmp_path / "ws", "--no-starter", "--db", f"postgresql://u:{SECRET}@127.0.0.1:1/x")
+    code, _, err = cli(
+        capsys, "init", tmp_path / "ws", "--no-starter", "--db", f"postgresql://u:{SECRET}@127.0.0.1:1/x"
+    )
     assert code == 2 and SECRET not in err
     config = tmp_path / "ws" / ".registry" / "config.json"
     assert not config.exists() or SECRET not in config.read_text()
@@ -98,3 +100,22 @@ def test_an_export_leaves_out_who_trained_it_unless_asked(trained_workspace, tmp
         assert not value or value not in everything
     card = (tmp_path / "own" / "MODEL_CARD.md").read_text()
     assert (user.get("git_email") or user["os_user"]) in card
+
+
+def test_init_inside_another_repository_never_touches_its_index(tmp_path, capsys, monkeypatch):
+    import subprocess
+
+    monkeypatch.delenv("REGISTRY_DB_URL", raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / "README").write_text("a project\n")
+    code, out, err = cli(capsys, "init", project / "my-ws")
+    assert code == 0, err
+    assert "of its own" in " ".join(out.split())
+    staged = subprocess.run(
+        ["git", "-C", str(project), "diff", "--cached", "--name-only"], capture_output=True, text=True
+    )
+    assert staged.stdout == ""  # nothing of the workspace in the project's index
+    status = subprocess.run(["git", "-C", str(project), "status", "--porcelain"], capture_output=True, text=True)
+    assert sorted(status.stdout.splitlines()) == ["?? README", "?? my-ws/"]
