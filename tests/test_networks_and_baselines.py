@@ -57,7 +57,7 @@ def test_dncnn_has_the_published_size():
     assert round(cost.parameters(model) / 1e6, 2) == 0.56  # DnCNN-S, as published
 
 
-@pytest.mark.parametrize("name", ["gaussian", "wavelet", "tv", "nlm"])
+@pytest.mark.parametrize("name", ["gaussian", "wavelet", "tv", "nlm", "bm3d"])  # bm3d: the test extra
 def test_classical_baselines_improve_on_the_noisy_input_at_sigma_25(name):
     clean = synthetic_image(5, size=96).astype(np.float32) / 255
     val = [synthetic_image(6, size=64).astype(np.float32) / 255]
