@@ -26,7 +26,8 @@ from registry.files import current_umask
 from registry.identity import registry_id
 from registry.model_card import model_card
 from registry.models import Export
-from registry.run_models import FORMAT_VERSION, MODEL_FILE, WEIGHTS_FILE, final_weights
+from registry.reference_check import reference_check
+from registry.run_models import FORMAT_VERSION, MODEL_FILE, WEIGHTS_FILE, final_weights, load_model
 from registry.runs import get_run, recorded_config
 from registry.views import run_detail
 from registry.workspace import Workspace, setting
@@ -64,6 +65,7 @@ def export_run(
         workspace_id = registry_id(session)
     config = recorded_config(run)
     weights, digest = final_weights(workspace, run)
+    check = reference_check(load_model(config, weights), config)  # a figure anyone can re-run on the folder
     detail = shareable(run_detail(run), include_personal, workspace.root)
     latest_audit = run.audits[-1].verdict if run.audits else None
     meta: dict[str, Any] = {
@@ -79,6 +81,7 @@ def export_run(
         "training_data": data,
         "latest_audit": latest_audit,
         "exported_by_code": code_version(),
+        "reference_check": check,
     }
     location = setting(workspace.root, "withdrawals-location")
     if location:  # where whoever holds the folder checks for withdrawals since (registry.withdrawals)

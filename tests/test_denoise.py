@@ -48,6 +48,7 @@ def test_export_folder_is_self_contained(exported):
     meta = json.loads((folder / "provenoise-model.json").read_text())
     assert meta["run_id"] == run_id and meta["training_data"]["datasets"][0]["name"] == "tiny"
     assert len(meta["workspace_id"]) == 32
+    assert meta["reference_check"]["image"] == "skimage.data.camera" and meta["reference_check"]["psnr_db"] > 0
     assert "registry denoise" in (folder / "MODEL_CARD.md").read_text()
 
 
