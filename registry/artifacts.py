@@ -24,6 +24,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename makes it the checkpoint a record names
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -518,6 +518,10 @@ def _execute(
     except KeyboardInterrupt:
         _mark(store, hold, "interrupted", "interrupted by the user")
         raise
+    except OSError as exc:  # a full disk, a folder made read-only: the user can fix it and resume
+        reason = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        _mark(store, hold, "failed", f"{type(exc).__name__}: {reason}")
+        raise RegistryError(f"run {run_id} failed: {reason}; fix it, then: registry train --resume {run_id}") from None
     except BaseException as exc:
         _mark(store, hold, "failed", f"{type(exc).__name__}: {exc}")
         raise
