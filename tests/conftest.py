@@ -56,13 +56,13 @@ def synthetic_image(seed: int, size: int = 32) -> np.ndarray:
     return np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
 
 
-def write_dataset(folder: Path, count: int = 6, consent: dict[str, str] | None = None) -> Path:
+def write_dataset(folder: Path, count: int = 6, consent: dict[str, str] | None = None, size: int = 32) -> Path:
     """PNG images plus a MANIFEST.csv in the shared/datasets layout."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for index in range(count):
         image_id = f"img{index:02d}"
-        Image.fromarray(synthetic_image(index)).save(folder / f"{image_id}.png")
+        Image.fromarray(synthetic_image(index, size)).save(folder / f"{image_id}.png")
         status = (consent or {}).get(image_id, "unknown")
         rows.append(
             {
