@@ -61,17 +61,21 @@ def evaluate(
     test_images: dict[str, np.ndarray],
     val_images: list[np.ndarray],
     lpips: Lpips | None = None,
+    done: Callable[[int, str], None] | None = None,
 ) -> Evaluation:
+    """`done(count, key)` is called after each image (a progress bar's update)."""
     lpips = lpips or Lpips()
     result = Evaluation()
     methods = _methods(model, options, seed, val_images, lpips, result)
-    for key, clean in test_images.items():
+    for count, (key, clean) in enumerate(test_images.items(), start=1):
         for sigma in options.sigmas:
             noisy = noisy_input(clean, key, sigma, seed, options.protocol)
             used = estimate_sigma(noisy, options.estimator) if options.blind else sigma
             if options.blind:
                 result.sigma_used.setdefault(key, {})[str(sigma)] = used
             _score(methods, key, clean, noisy, sigma, used, lpips, result)
+        if done is not None:
+            done(count, key)
     return result
 
 
@@ -83,6 +87,7 @@ def evaluate_real(
     val_images: list[np.ndarray],
     sigmas: list[float] | None = None,
     lpips: Lpips | None = None,
+    done: Callable[[int, str], None] | None = None,
 ) -> Evaluation:
     """Score every method on real noisy shots: pairs maps image key -> (clean, noisy).
 
@@ -93,13 +98,15 @@ def evaluate_real(
     lpips = lpips or Lpips()
     result = Evaluation()
     methods = _methods(model, options, seed, val_images, lpips, result)
-    for key, (clean, noisy) in pairs.items():
+    for count, (key, (clean, noisy)) in enumerate(pairs.items(), start=1):
         if sigmas is None:
             used = estimate_sigma(noisy, options.estimator)
             result.sigma_used.setdefault(key, {})["real"] = used
             _score(methods, key, clean, noisy, REAL_NOISE, used, lpips, result)
         for sigma in sigmas or ():
             _score(methods, key, clean, noisy, sigma, sigma, lpips, result)
+        if done is not None:
+            done(count, key)
     return result
 
 

@@ -107,11 +107,13 @@ def evaluate_run(
             told = f"sigma {given}" if given else f"sigma estimated by {options.estimator}"
             reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} real noisy images, {told}")
             pairs = {key: (clean, noisy[key]) for key, clean in images.items()}
-            result = evaluate_real(model, options, config.train.seed, pairs, val_images, given)
+            with reporter.progress(f"scoring {dataset}", len(pairs)) as update:
+                result = evaluate_real(model, options, config.train.seed, pairs, val_images, given, done=update)
             real = real_noise_details(options, given)
         else:
             reporter.info(f"evaluating run {run.id} on {dataset}: {len(images)} images, sigma {options.sigmas}")
-            result = evaluate(model, options, config.train.seed, images, val_images)
+            with reporter.progress(f"scoring {dataset}", len(images)) as update:
+                result = evaluate(model, options, config.train.seed, images, val_images, done=update)
             real = {}
         sizes = {key: image.shape[:2] for key, image in images.items()}
         record = Evaluation(
