@@ -125,3 +125,15 @@ def test_evaluating_on_pictures_the_run_trained_on_warns_and_marks_them(workspac
     with open(tmp_path / "t" / "per_image.csv", newline="") as handle:
         marked = {row["image"]: row["seen_in_training"] for row in csv.DictReader(handle)}
     assert {image: role for image, role in marked.items() if role} == seen
+
+
+def test_include_withdrawn_through_the_cli(workspace, trained, capsys):
+    code = cli_run(["eval", trained, "--dataset", "bench", "--baselines", "gaussian", "--include-withdrawn"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "needs --reason" in err
+    argv = ["eval", trained, "--dataset", "bench", "--baselines", "gaussian", "--include-withdrawn"]
+    code = cli_run([*argv, "--reason", "compare with published", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (evaluation,) = json.loads(out)["evaluations"]
+    assert evaluation["excluded"] == [] and "bench/img02" in json.dumps(evaluation)
