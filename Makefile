@@ -34,7 +34,8 @@ test: $(INSTALLED) $(INTEROP)
 
 # Set up this checkout as a workspace, train the quickstart model, show its record,
 # audit it by re-executing it from the record, denoise a noisy photo with it, sign the
-# output with C2PA, verify the signature, and write the run's transparency report.
+# output with C2PA, verify the signature, and write the run's transparency report; then
+# denoise a colour photo with the committed colour reference model, signed and verified.
 demo: $(INSTALLED)
 	$(REGISTRY) init .
 	@set -e; \
@@ -45,10 +46,14 @@ demo: $(INSTALLED)
 	$(REGISTRY) denoise $$run $$noisy --out demo/denoised --sigma 25 --force; \
 	$(REGISTRY) verify demo/denoised/camera.png; \
 	$(REGISTRY) report $$run --format html --out demo/report.html --force; \
+	colour=$$($(REGISTRY) noise data/starter/coffee.png --level 25 --out demo --force); \
+	$(REGISTRY) denoise models/reference-color $$colour --out demo/colour --sigma 25 --force; \
+	$(REGISTRY) verify demo/colour/coffee.png; \
 	echo; \
 	echo "Done. Workspace: $(CURDIR) (database, checkpoints and signing keys in .registry/, data in data/ tracked by data.dvc)"; \
 	echo "Run $$run is recorded, evaluated and audited; demo/denoised/camera.png is its signed output;"; \
-	echo "demo/report.html is its transparency report (open it in a browser). Try next:"; \
+	echo "demo/report.html is its transparency report (open it in a browser); demo/colour/coffee.png is a colour"; \
+	echo "photo denoised by the committed colour reference model (models/reference-color), signed. Try next:"; \
 	echo "  $(REGISTRY) runs list"; \
 	echo "  $(REGISTRY) runs show $$run --json"; \
 	echo "  $(REGISTRY) eval $$run --dataset starter --baselines gaussian,wavelet,tv,nlm"; \
