@@ -204,7 +204,7 @@ def test_the_report_carries_the_run_lineage_picture(trained_workspace, made, tmp
     assert facts["runs"][0]["lineage"]["root"] == f"run:{run_id}"
 
     monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
-    assert cli(capsys, "report", run_id, "--out", out)[0] == 0
+    assert cli(capsys, "report", run_id, "--out", out, "--force")[0] == 0
     html = out.read_text()
     assert "<svg" not in html and "dot is not installed" in html and "digraph lineage {" in html
     assert "<script" not in html.lower()

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -279,7 +280,7 @@ def render_markdown(facts: dict, media: list[RunMedia], asset_folder: str) -> st
         no_dot_note=NO_DOT_NOTE,
         front_matter=Markup(yaml.safe_dump(front_matter(facts), sort_keys=False).strip()),  # YAML quotes its own
         media=media,
-        assets=asset_folder,
+        assets=Markup(quote(asset_folder)),  # a link target: percent-encoded, not backslash-escaped
         datasets=datasets,
         splits=splits,
         table=_md_table,
