@@ -42,8 +42,8 @@ from denoiser.metrics import psnr, ssim
 from denoiser.noise import REAL_NOISE
 from registry.datasets import add_dataset, list_datasets
 from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
-from registry.runs import show_run
 from registry.run_models import load_run_model
+from registry.runs import show_run
 from registry.tables import EvalView
 from registry.workspace import find_workspace
 
@@ -150,12 +150,12 @@ def speed(network) -> dict[str, float]:
 
 def photos(model: Path) -> dict:
     """`registry denoise` with the exported colour model on a 6000x4000 photo, and tiling on 512x512."""
+    from PIL import Image
+
     from bench.photos import SIGMA, make_photo, run_denoise
     from denoiser.defaults import DEFAULT_TILE
     from denoiser.tiling import denoise_tiled
     from registry.model_folders import open_model_folder
-
-    from PIL import Image
 
     result = {}
     with tempfile.TemporaryDirectory(prefix="bench-color-") as folder:
