@@ -63,6 +63,14 @@ def edit_record(folder, change) -> None:
     (folder / MODEL_FILE).write_text(json.dumps(record))
 
 
+def denoise_unverified(folder, tmp_path, capsys) -> tuple[int, str, str]:
+    """`registry denoise` of a small noisy image with a model folder whose signature an edit broke."""
+    noisy = noisy_png(tmp_path / "n.png", 24)
+    return cli(
+        capsys, "denoise", folder, noisy, "--out", tmp_path / "out", "--sigma", 25, "--no-sign", "--unverified-model"
+    )
+
+
 def test_a_model_folder_asking_for_unbounded_threads_gets_the_machines_cores(tmp_path, capsys):
     import os
 
@@ -72,10 +80,7 @@ def test_a_model_folder_asking_for_unbounded_threads_gets_the_machines_cores(tmp
 
     folder = random_model_folder(tmp_path / "model", tmp_path / "keys")
     edit_record(folder, lambda record: record["config"]["train"].update(threads=100_000))
-    noisy = noisy_png(tmp_path / "noisy.png", 24)
-    code, _, err = cli(
-        capsys, "denoise", folder, noisy, "--out", tmp_path / "out", "--sigma", 25, "--no-sign", "--unverified-model"
-    )
+    code, _, err = denoise_unverified(folder, tmp_path, capsys)
     assert code == 0, err
     assert torch.get_num_threads() <= (os.cpu_count() or 1)
 
@@ -97,18 +102,7 @@ def test_weights_of_another_architecture_get_one_line(tmp_path, capsys):
 
     folder = random_model_folder(tmp_path / "model", tmp_path / "keys")
     edit_record(folder, lambda record: record["config"]["model"].update(depth=5))
-    code, _, err = cli(
-        capsys,
-        "denoise",
-        folder,
-        noisy_png(tmp_path / "n.png", 24),
-        "--out",
-        tmp_path / "out",
-        "--sigma",
-        25,
-        "--no-sign",
-        "--unverified-model",
-    )
+    code, _, err = denoise_unverified(folder, tmp_path, capsys)
     assert code == 2 and "the weights do not fit the unet its config describes" in err
 
 
@@ -118,18 +112,7 @@ def test_a_record_without_a_config_mapping_gets_one_line(tmp_path, capsys, confi
 
     folder = random_model_folder(tmp_path / "model", tmp_path / "keys")
     edit_record(folder, lambda record: record.update(config=config) if config is not None else record.pop("config"))
-    code, _, err = cli(
-        capsys,
-        "denoise",
-        folder,
-        noisy_png(tmp_path / "n.png", 24),
-        "--out",
-        tmp_path / "out",
-        "--sigma",
-        25,
-        "--no-sign",
-        "--unverified-model",
-    )
+    code, _, err = denoise_unverified(folder, tmp_path, capsys)
     assert code == 2 and "its record has no config mapping" in err
 
 
