@@ -70,7 +70,8 @@ def replay(spec: dict, workdir: Path) -> dict:
             val_noisy=None if noisy is None else list(noisy["val"].values()),
         )
     test_noisy = None if noisy is None else noisy["test"]
-    result = evaluate_split(model, config, images["test"], list(images["val"].values()), test_noisy)
+    with UI().progress("re-evaluating the test split", len(images["test"])) as update:
+        result = evaluate_split(model, config, images["test"], list(images["val"].values()), test_noisy, update)
     return {
         "spec_version": SPEC_VERSION,
         "checkpoints": checkpoints,

@@ -13,6 +13,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -111,14 +112,33 @@ def peak_memory(model: nn.Module, height: int, width: int) -> int:
 STANDARD_SIZES = ((256, 256), (512, 512))
 
 
-def profile(model: nn.Module, sizes=STANDARD_SIZES, repeats: int = 5) -> dict:
-    """Parameters, FLOPs per megapixel, and time and peak memory per image size."""
+def profile_steps(sizes=STANDARD_SIZES) -> int:
+    """How many steps `profile` reports through `done`: FLOPs, then time and memory per size."""
+    return 1 + 2 * len(sizes)
+
+
+def profile(
+    model: nn.Module, sizes=STANDARD_SIZES, repeats: int = 5, done: Callable[[int], None] | None = None
+) -> dict:
+    """Parameters, FLOPs per megapixel, and time and peak memory per image size.
+
+    `done(count)` is called after each of `profile_steps(sizes)` steps (a progress bar's update).
+    """
+    done = done or (lambda count: None)
     largest = max(sizes, key=lambda s: s[0] * s[1])
+    gflops = flops(model, *largest) / (largest[0] * largest[1]) * 1e6 / 1e9
+    done(1)
+    inference_ms, peak_memory_mb = {}, {}
+    for index, (h, w) in enumerate(sizes):
+        inference_ms[f"{h}x{w}"] = 1000 * inference_seconds(model, h, w, repeats)
+        done(2 + 2 * index)
+        peak_memory_mb[f"{h}x{w}"] = peak_memory(model, h, w) / 2**20
+        done(3 + 2 * index)
     return {
         "parameters": parameters(model),
-        "gflops_per_megapixel": flops(model, *largest) / (largest[0] * largest[1]) * 1e6 / 1e9,
+        "gflops_per_megapixel": gflops,
         "threads": torch.get_num_threads(),
         "repeats": repeats,
-        "inference_ms": {f"{h}x{w}": 1000 * inference_seconds(model, h, w, repeats) for h, w in sizes},
-        "peak_memory_mb": {f"{h}x{w}": peak_memory(model, h, w) / 2**20 for h, w in sizes},
+        "inference_ms": inference_ms,
+        "peak_memory_mb": peak_memory_mb,
     }

@@ -116,14 +116,15 @@ def evaluate_split(
     test_images: dict[str, np.ndarray],
     val_images: list[np.ndarray],
     test_noisy: dict[str, np.ndarray] | None = None,
+    done: Callable[[int, str], None] | None = None,
 ) -> Evaluation:
     """A run's own evaluation on its test split: synthetic AWGN at `eval.sigmas`, or, for a
     run trained on pairs, its test images' real noisy files, blind (as `registry eval` on a
     paired dataset)."""
     if config.noise.kind == "pairs":
         pairs = {key: (clean, test_noisy[key]) for key, clean in test_images.items()}
-        return evaluate_real(model, config.eval, config.train.seed, pairs, val_images)
-    return evaluate(model, config.eval, config.train.seed, test_images, val_images)
+        return evaluate_real(model, config.eval, config.train.seed, pairs, val_images, done=done)
+    return evaluate(model, config.eval, config.train.seed, test_images, val_images, done=done)
 
 
 def _methods(

@@ -501,14 +501,15 @@ def _execute(
             else:
                 reporter.info(f"evaluating on {len(data.test)} test image(s) with their real noise, blind")
             test_noisy = None if data.noisy is None else data.noisy["test"]
-            result = evaluate_split(model, config, data.test, list(data.val.values()), test_noisy)
+            with reporter.progress(f"evaluating {run_id}", len(data.test)) as update:
+                result = evaluate_split(model, config, data.test, list(data.val.values()), test_noisy, update)
             sizes = {key: image.shape[:2] for key, image in data.test.items()}
             details = evaluation_details(result, sizes) | {"cost": size_costs(model, set(sizes.values()))}
             if data.noisy is not None:
                 details |= real_noise_details(config.eval, None)
             evaluated = time.perf_counter()
-            reporter.info("measuring compute cost")
-            profile = cost.profile(model)
+            with reporter.progress("measuring compute cost", cost.profile_steps()) as update:
+                profile = cost.profile(model, done=update)
             _finish(store, hold, result, details, profile, trained - started, evaluated - trained)
     except LockLost:
         raise  # the run is another trainer's now: nothing of it is touched

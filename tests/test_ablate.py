@@ -1,6 +1,7 @@
 """`registry ablate`: every variant becomes a registered run of one family, and Table 4 reads them."""
 
 import json
+import re
 
 from registry.cli import run as cli_run
 from registry.runs import show_run
@@ -29,6 +30,10 @@ def test_ablate_trains_each_variant_and_prints_table_4(workspace, tmp_path, caps
     assert full["Mean_PSNR"] == next(
         a.mean for a in runs[0].aggregates if (a.method, a.metric, a.sigma) == ("model", "psnr", 25)
     )
+    # Every step that can take long shows progress, for each variant (stderr; stdout stays JSON).
+    for run_id in result["runs"]:
+        assert re.search(f"training {run_id} .* 4/4 ", err) and re.search(f"evaluating {run_id} .* 1/1 ", err), err
+    assert len(re.findall("measuring compute cost .* 5/5 ", err)) == 2, err
 
 
 def test_ablate_needs_variants(workspace, tmp_path, capsys):
