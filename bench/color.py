@@ -1,10 +1,15 @@
 """Colour benchmark: a colour run against CBM3D, NLM and the DnCNN authors' colour models.
 
-Usage, from the checkout (needs `pip install bm3d h5py`; any workspace holding the run):
+Usage, from the checkout (needs `pip install bm3d h5py`):
     python -m bench.color --workspace WS --run RUN [--model models/reference-color] [--cbm3d-all]
+    python -m bench.color --model models/reference-color [--cbm3d-all]
 
-Registers cbsd68, kodak24, mcmaster and cc15 from ../shared/datasets when missing and
-evaluates the run through `registry eval`, each evaluation recorded in the registry:
+With --run (any workspace holding the run): registers cbsd68, kodak24, mcmaster and cc15
+from ../shared/datasets when missing and evaluates the run through `registry eval`, each
+evaluation recorded in the registry. With only --model (an exported folder, signature
+checked as `registry denoise` checks it): the same evaluation code (denoiser.evaluation)
+on the same noisy images, drawn from the seed the folder's run.json records, nothing
+recorded. Either way:
 - CBSD68 at sigma 15, 25, 50 with the float protocol (CBM3D at 15 and 50 only with
   --cbm3d-all: else the published figures), and at sigma 25 with 8-bit clipped noisy
   PNGs (png8);
@@ -24,8 +29,10 @@ Prints the tables and writes bench/results/color.json.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -36,7 +43,7 @@ from bench import bm3d_cache
 from bench.common import SHARED, manifest_images, markdown_table, median_seconds, write_result
 from bench.peers import PEERS, gflops_per_megapixel, load_peer, run_peer
 from denoiser import baselines
-from denoiser.evaluation import noisy_input
+from denoiser.evaluation import evaluate, evaluate_real, noisy_input
 from denoiser.inference import denoise
 from denoiser.metrics import psnr, ssim
 from denoiser.noise import REAL_NOISE
@@ -58,11 +65,12 @@ CONDITIONS = [
     ("CC15 real", "cc15", "float", None),
 ]
 PEER_NAMES = ("CDnCNN-S", "CDnCNN-B", "FDnCNN-colour")
-PUBLISHED = {  # PSNR (dB) at sigma 15 / 25 / 50, from ../shared/datasets/README.md
-    "CBM3D (2007)": {"CBSD68": (33.52, 30.71, 27.38), "Kodak24": (34.28, 31.68, 28.46), "McMaster": (34.06, 31.66, 28.51)},
-    "CDnCNN-B (2017)": {"CBSD68": (33.90, 31.24, 27.95), "Kodak24": (34.60, 32.14, 28.95), "McMaster": (33.45, 31.52, 28.62)},
-    "FFDNet (2018)": {"CBSD68": (33.87, 31.21, 27.96), "Kodak24": (34.63, 32.13, 28.98), "McMaster": (34.66, 32.35, 29.18)},
-    "DRUNet (2021)": {"CBSD68": (34.30, 31.69, 28.51), "Kodak24": (35.31, 32.89, 29.86), "McMaster": (35.40, 33.14, 30.08)},
+PUBLISHED_SETS = ("CBSD68", "Kodak24", "McMaster")
+PUBLISHED = {  # PSNR (dB) at sigma 15 / 25 / 50 on each of PUBLISHED_SETS, from ../shared/datasets/README.md
+    "CBM3D (2007)": ((33.52, 30.71, 27.38), (34.28, 31.68, 28.46), (34.06, 31.66, 28.51)),
+    "CDnCNN-B (2017)": ((33.90, 31.24, 27.95), (34.60, 32.14, 28.95), (33.45, 31.52, 28.62)),
+    "FFDNet (2018)": ((33.87, 31.21, 27.96), (34.63, 32.13, 28.98), (34.66, 32.35, 29.18)),
+    "DRUNet (2021)": ((34.30, 31.69, 28.51), (35.31, 32.89, 29.86), (35.40, 33.14, 30.08)),
 }
 METHODS = ("model", "bm3d", "nlm", "noisy")
 
@@ -75,16 +83,68 @@ def ensure_datasets(workspace) -> None:
             add_dataset(workspace, SHARED / name, name)
 
 
-def registry_evaluation(
-    workspace, run_id: str, dataset: str, protocol: str, sigmas: list[float] | None, with_bm3d: bool = True
-):
+def _overrides(protocol: str, sigmas: list[float] | None, with_bm3d: bool) -> dict:
     overrides: dict = {"baselines": ["bm3d", "nlm"] if with_bm3d else ["nlm"], "protocol": protocol}
     if sigmas is not None:
         overrides["sigmas"] = sigmas
+    return overrides
+
+
+def registry_evaluation(
+    workspace, run_id: str, dataset: str, protocol: str, sigmas: list[float] | None, with_bm3d: bool = True
+):
     started = time.perf_counter()
-    (evaluation,) = show_evaluations(workspace, evaluate_run(workspace, run_id, EvalRequest([dataset], overrides)))
+    request = EvalRequest([dataset], _overrides(protocol, sigmas, with_bm3d))
+    (evaluation,) = show_evaluations(workspace, evaluate_run(workspace, run_id, request))
     print(f"  {dataset} {protocol}: evaluation {evaluation.id}, {time.perf_counter() - started:.0f} s", flush=True)
     return evaluation
+
+
+@dataclass
+class Scored:
+    """One condition's scores, from a registry evaluation or from a model folder."""
+
+    view: EvalView
+    sigma_used: dict
+    source: str  # "evaluation N" or "model folder"
+
+
+class RunScorer:
+    """Evaluations of a run through `registry eval`, recorded in its workspace."""
+
+    def __init__(self, workspace, run) -> None:
+        self.workspace, self.run = workspace, run
+
+    def score(self, dataset: str, protocol: str, sigmas: list[float] | None, with_bm3d: bool) -> Scored:
+        evaluation = registry_evaluation(self.workspace, self.run.id, dataset, protocol, sigmas, with_bm3d)
+        sigma_used = evaluation.details.get("sigma_used", {})
+        return Scored(EvalView.of_evaluation(evaluation), sigma_used, f"evaluation {evaluation.id}")
+
+
+class FolderScorer:
+    """An exported model folder scored by denoiser.evaluation on the images of ../shared/datasets."""
+
+    def __init__(self, loaded) -> None:
+        self.loaded = loaded
+
+    def score(self, dataset: str, protocol: str, sigmas: list[float] | None, with_bm3d: bool) -> Scored:
+        from denoiser.config import config_from_dict
+
+        config = self.loaded.config
+        record = self.loaded.record["config"]
+        options = config_from_dict(record | {"eval": record["eval"] | _overrides(protocol, sigmas, with_bm3d)}).eval
+        clean = manifest_images(SHARED, dataset, 3)
+        started = time.perf_counter()
+        if sigmas is None:
+            shots = _noisy_files(dataset)
+            pairs = {key: (image, shots[key]) for key, image in clean.items()}
+            result = evaluate_real(self.loaded.network, options, config.train.seed, pairs, [])
+        else:
+            result = evaluate(self.loaded.network, options, config.train.seed, clean, [])
+        print(f"  {dataset} {protocol}: {time.perf_counter() - started:.0f} s", flush=True)
+        values = {(row.image, row.sigma, row.method, row.metric): row.value for row in result.rows}
+        view = EvalView(dataset, values, unavailable=result.unavailable, real_noise=sigmas is None)
+        return Scored(view, result.sigma_used, "model folder")
 
 
 def peer_scores(dataset: str, protocol: str, sigmas: list[float] | None, seed: int, sigma_used: dict) -> dict:
@@ -174,46 +234,61 @@ def photos(model: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a finished 3-channel run")
+    parser.add_argument("--run", help="a finished 3-channel run, evaluated through `registry eval`")
     parser.add_argument("--workspace", type=Path, default=None)
-    parser.add_argument("--model", type=Path, help="the run's exported folder, for the photo timings")
+    parser.add_argument("--model", type=Path, help="the run's exported folder (alone: evaluated as a folder)")
     parser.add_argument(
-        "--cbm3d-all", action="store_true",
+        "--cbm3d-all",
+        action="store_true",
         help="CBM3D on CBSD68 at sigma 15 and 50 too (another 136 images at 7-10 s each; else published figures)",
     )
     args = parser.parse_args()
+    if not (args.run or args.model):
+        parser.error("give --run (with its workspace) or --model (an exported model folder)")
     torch.set_num_threads(2)
     if not baselines.bm3d_available():
         raise SystemExit("bm3d is not installed (pip install bm3d): CBM3D is the reference this benchmark needs")
     cache = bm3d_cache.install()
 
-    workspace = find_workspace(args.workspace)
-    ensure_datasets(workspace)
-    run = show_run(workspace, args.run)
-    if run.config["model"].get("channels", 1) != 3:
-        raise SystemExit(f"run {run.id} is not a colour (3-channel) run")
-    seed = run.config["train"]["seed"]
-    _, network, _ = load_run_model(workspace, run)
+    if args.run:
+        workspace = find_workspace(args.workspace)
+        ensure_datasets(workspace)
+        run = show_run(workspace, args.run)
+        config, network, _ = load_run_model(workspace, run)
+        scorer = RunScorer(workspace, run)
+        facts = {"run": run.id, "train_seconds": run.train_seconds, "cost": run.cost}
+    else:
+        from registry.model_folders import open_model_folder
+        from registry.trust_store import model_anchors
+
+        loaded = open_model_folder(args.model, model_anchors())
+        config, network = loaded.config, loaded.network
+        scorer = FolderScorer(loaded)
+        record = json.loads((args.model / "run.json").read_text())
+        facts = {"run": record["id"], "train_seconds": record["train_seconds"], "cost": record["cost"]}
+    if config.model.channels != 3:
+        raise SystemExit(f"run {facts['run']} is not a colour (3-channel) run")
+    seed = config.train.seed
 
     rows, results = [], {}
     for label, dataset, protocol, sigmas in CONDITIONS:
         with_bm3d = args.cbm3d_all or sigmas is None or 25.0 in sigmas
-        evaluation = registry_evaluation(workspace, run.id, dataset, protocol, sigmas, with_bm3d)
-        view = EvalView.of_evaluation(evaluation)
-        peers = peer_scores(dataset, protocol, sigmas, seed, evaluation.details.get("sigma_used", {}))
+        scored = scorer.score(dataset, protocol, sigmas, with_bm3d)
+        view = scored.view
+        peers = peer_scores(dataset, protocol, sigmas, seed, scored.sigma_used)
         for sigma in view.sigmas:
             shown = "real, blind" if view.real_noise else f"{sigma:g}"
             for method in METHODS:
                 if method in view.methods:
                     score = (view.mean(sigma, method, "psnr"), view.mean(sigma, method, "ssim"))
                     rows.append([label, shown, method, *score])
-                    results[f"{label}/{shown}/{method}"] = {"psnr": score[0], "ssim": score[1], "evaluation": evaluation.id}
+                    results[f"{label}/{shown}/{method}"] = {"psnr": score[0], "ssim": score[1], "source": scored.source}
             for name in PEER_NAMES:
                 if (sigma, name) in peers:
                     rows.append([label, shown, name, *peers[(sigma, name)]])
                     results[f"{label}/{shown}/{name}"] = dict(zip(("psnr", "ssim"), peers[(sigma, name)]))
 
-    gflops = {"model": run.cost["gflops_per_megapixel"]}
+    gflops = {"model": facts["cost"]["gflops_per_megapixel"]}
     for name in PEER_NAMES:
         peer = load_peer(PEERS[name], 25.0)
         if peer is not None:
@@ -225,19 +300,19 @@ def main() -> None:
     print("\nPublished PSNR at sigma 15 / 25 / 50 (../shared/datasets/README.md)")
     print(
         markdown_table(
-            ["method", "CBSD68", "Kodak24", "McMaster"],
-            [[name, *(" / ".join(f"{v:.2f}" for v in sets[s]) for s in ("CBSD68", "Kodak24", "McMaster"))]
-             for name, sets in PUBLISHED.items()],
+            ["method", *PUBLISHED_SETS],
+            [[name, *(" / ".join(f"{v:.2f}" for v in row) for row in rows)] for name, rows in PUBLISHED.items()],
         )
     )
     print(f"\n512x512 colour, sigma 25, median of 5, ms ({threads} torch threads; CBM3D and NLM as their packages run)")
     print(markdown_table(["method", "ms", "GFLOPs/MP"], [[k, v, gflops.get(k, "")] for k, v in timings.items()]))
     summary = {
-        "run": run.id,
-        "train_minutes": run.train_seconds / 60,
-        "parameters": run.cost["parameters"],
+        "run": facts["run"],
+        "evaluated_as": "registry eval" if args.run else f"model folder {args.model}",
+        "train_minutes": facts["train_seconds"] / 60,
+        "parameters": facts["cost"]["parameters"],
         "results": results,
-        "published": PUBLISHED,
+        "published": {name: dict(zip(PUBLISHED_SETS, rows)) for name, rows in PUBLISHED.items()},
         "timing_ms_512": timings,
         "gflops_per_megapixel": gflops,
         "threads": threads,
@@ -246,7 +321,10 @@ def main() -> None:
     if args.model:
         summary["photos"] = photos(args.model)
         large = summary["photos"]["large"]
-        print(f"\nregistry denoise, 6000x4000 colour photo, tiled: {large['seconds']:.1f} s, {large['peak_mb']:.0f} MB peak")
+        print(
+            f"\nregistry denoise, 6000x4000 colour photo, tiled: {large['seconds']:.1f} s, "
+            f"{large['peak_mb']:.0f} MB peak"
+        )
         print(
             "512x512 crop: whole {crop_512_tile_0_s:.2f} s, 256-px tiles {crop_512_tile_256_s:.2f} s, "
             "max abs difference {crop_512_max_abs_difference:.1e}".format(**summary["photos"])
