@@ -2,7 +2,7 @@
 
 Usage, from the checkout (needs `pip install bm3d h5py`):
     python -m bench.color --workspace WS --run RUN [--model models/reference-color] [--cbm3d-all]
-    python -m bench.color --model models/reference-color [--cbm3d-all]
+    python -m bench.color --model models/reference-color [--cbm3d-all] [--sets kodak24,mcmaster]
 
 With --run (any workspace holding the run): registers cbsd68, kodak24, mcmaster and cc15
 from ../shared/datasets when missing and evaluates the run through `registry eval`, each
@@ -242,7 +242,15 @@ def main() -> None:
         action="store_true",
         help="CBM3D on CBSD68 at sigma 15 and 50 too (another 136 images at 7-10 s each; else published figures)",
     )
+    parser.add_argument(
+        "--sets",
+        default=",".join(COLOUR_SETS),
+        help=f"comma list of the sets to score (default: {','.join(COLOUR_SETS)})",
+    )
     args = parser.parse_args()
+    chosen = [name.strip() for name in args.sets.split(",") if name.strip()]
+    if unknown := set(chosen) - set(COLOUR_SETS):
+        parser.error(f"--sets: unknown {', '.join(sorted(unknown))} (known: {', '.join(COLOUR_SETS)})")
     if not (args.run or args.model):
         parser.error("give --run (with its workspace) or --model (an exported model folder)")
     torch.set_num_threads(2)
@@ -271,7 +279,7 @@ def main() -> None:
     seed = config.train.seed
 
     rows, results = [], {}
-    for label, dataset, protocol, sigmas in CONDITIONS:
+    for label, dataset, protocol, sigmas in [c for c in CONDITIONS if c[1] in chosen]:
         with_bm3d = args.cbm3d_all or sigmas is None or 25.0 in sigmas
         scored = scorer.score(dataset, protocol, sigmas, with_bm3d)
         view = scored.view
@@ -309,6 +317,7 @@ def main() -> None:
     summary = {
         "run": facts["run"],
         "evaluated_as": "registry eval" if args.run else f"model folder {args.model}",
+        "sets": chosen,
         "train_minutes": facts["train_seconds"] / 60,
         "parameters": facts["cost"]["parameters"],
         "results": results,
