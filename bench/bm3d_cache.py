@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +31,12 @@ def key(noisy: np.ndarray, sigma: float) -> str:
     return digest.hexdigest()
 
 
+_UNCACHED = baselines._RUNNERS["bm3d"]
+
+
 def install(folder: Path = CACHE) -> dict[str, int]:
     """Route the bm3d baseline through the cache; returns hit/miss counters."""
-    compute = baselines._RUNNERS["bm3d"]
+    compute = _UNCACHED
     counts = {"hits": 0, "misses": 0}
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -50,3 +55,14 @@ def install(folder: Path = CACHE) -> dict[str, int]:
 
     baselines._RUNNERS["bm3d"] = cached
     return counts
+
+
+@contextmanager
+def bypassed() -> Iterator[None]:
+    """Baselines built inside run the real CBM3D (for timing it)."""
+    cached = baselines._RUNNERS["bm3d"]
+    baselines._RUNNERS["bm3d"] = _UNCACHED
+    try:
+        yield
+    finally:
+        baselines._RUNNERS["bm3d"] = cached

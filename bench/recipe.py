@@ -56,7 +56,9 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--variant", action="append", required=True, help="NAME=key=value,key=value (NAME= alone: the base)")
+    parser.add_argument(
+        "--variant", action="append", required=True, help="NAME=key=value,key=value (NAME= alone: the base)"
+    )
     parser.add_argument("--steps", type=int, help="train.steps of every variant (a variant may override it)")
     parser.add_argument("--test", default="cbsd68")
     parser.add_argument("--images", type=int, default=12, help="first N test images (sorted by key)")
