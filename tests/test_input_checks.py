@@ -138,3 +138,24 @@ def test_the_input_signed_into_the_output_is_the_one_that_was_checked(model, tmp
     assert code == 0, err
     (ingredient,) = verify_image(tmp_path / "out" / "noisy.png", []).ingredients
     assert "active_manifest" not in ingredient  # the checked input had none; the swapped-in file has one
+
+
+def test_an_unreadable_file_is_named_as_the_user_gave_it(tmp_path):
+    """Commands check a private copy of each input: the error must name the user's file, not the copy
+    (a mutation run found nothing checked which name the message carries)."""
+    from registry.errors import RegistryError
+    from registry.photos import check_readable_image
+
+    copy, shown = bomb_png(tmp_path / "private-copy.png"), Path("holiday/photo.png")
+    (tmp_path / "junk-copy.png").write_bytes(b"not a picture at all")
+    for path in (copy, tmp_path / "junk-copy.png"):
+        with pytest.raises(RegistryError) as caught:
+            check_readable_image(path, shown=shown)
+        assert "holiday/photo.png" in str(caught.value) and "copy" not in str(caught.value), caught.value
+
+
+def test_an_unreadable_file_reports_ok_false_in_json(tmp_path, capsys):
+    bomb = bomb_png(tmp_path / "bomb.png")
+    code, out, _ = cli(capsys, "verify", bomb, "--json")
+    (report,) = json.loads(out)
+    assert code == 2 and report["ok"] is False and report["unreadable"] is True

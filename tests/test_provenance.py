@@ -200,3 +200,21 @@ def test_signed_outputs_validate_in_an_independent_implementation(workspace, sig
             and "claimSignature.validated" in good["codes"]
         )
     assert not bad["valid"] and "assertion.dataHash.mismatch" in bad["codes"]
+
+
+def test_the_anchor_named_is_the_one_the_signer_chains_to(tmp_path):
+    """With several trusted CAs, a verification names the CA that issued the signer, whatever
+    the order they were given in (a mutation run found the choice unchecked)."""
+    from provenance.anchors import anchors_from_pem
+    from provenance.keys import CA_CERT, create_development_keys
+    from provenance.verification import verify_image
+    from tests.c2pa_files import signed_png
+
+    signer = create_development_keys(tmp_path / "signer")
+    create_development_keys(tmp_path / "other")
+    image = signed_png(tmp_path / "signed.png", signer)
+    own, other = (anchors_from_pem((tmp_path / name / CA_CERT).read_bytes(), name) for name in ("signer", "other"))
+    for anchors in (other + own, own + other):
+        verification = verify_image(image, anchors)
+        assert verification.ok and verification.anchor == own[0].describe(), verification.reason
+    assert not verify_image(image, other).ok
