@@ -42,11 +42,10 @@ import torch
 
 from bench import bm3d_cache
 from bench.common import SHARED, manifest_images, markdown_table, median_seconds, write_result
-from bench.peers import PEERS, gflops_per_megapixel, load_peer, run_peer
+from bench.peers import PEERS, gflops_per_megapixel, load_peer, run_peer, score_peers, synthetic_cases
 from denoiser import baselines
 from denoiser.evaluation import evaluate, evaluate_real, noisy_input
 from denoiser.inference import denoise
-from denoiser.metrics import psnr, ssim
 from denoiser.noise import REAL_NOISE
 from registry.datasets import add_dataset, list_datasets
 from registry.evaluations import EvalRequest, evaluate_run, show_evaluations
@@ -160,35 +159,14 @@ def peer_scores(dataset: str, protocol: str, sigmas: list[float] | None, seed: i
         else:
             cases = {sigma: {key: (clean[key], shots[key], sigma) for key in clean} for sigma in sigmas}
     else:
-        cases = {
-            sigma: {key: (image, noisy_input(image, key, sigma, seed, protocol), sigma) for key, image in clean.items()}
-            for sigma in sigmas
-        }
-    scores = {}
-    for name in PEER_NAMES:
-        for sigma, images in cases.items():
-            values = []
-            for clean_image, noisy, told in images.values():
-                network = load_peer(PEERS[name], _nearest_trained(PEERS[name], told))
-                if network is None:
-                    break
-                estimate = run_peer(network, noisy, told)
-                values.append((psnr(clean_image, estimate), ssim(clean_image, estimate)))
-            if values:
-                scores[(sigma, name)] = tuple(float(np.mean(column)) for column in zip(*values))
-    return scores
+        cases = synthetic_cases(clean, sigmas, seed, protocol)
+    return score_peers(PEER_NAMES, cases)
 
 
 def _sigma_label(view: EvalView, sigma: float) -> str:
     if not view.real_noise:
         return f"{sigma:g}"
     return "real, blind" if sigma == REAL_NOISE else f"real, told {sigma:g}"
-
-
-def _nearest_trained(peer, sigma: float) -> float:
-    """A sigma the peer has a model for: any for blind peers, else the nearest trained level."""
-    trained = [s for s in peer.files if s is not None]
-    return min(trained, key=lambda s: abs(s - sigma)) if trained else sigma
 
 
 def _noisy_files(dataset: str) -> dict[str, np.ndarray]:

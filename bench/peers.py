@@ -118,6 +118,45 @@ def run_peer(network: nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
     return (out[0] if noisy.ndim == 2 else out.permute(1, 2, 0)).numpy()
 
 
+def synthetic_cases(clean: dict, sigmas: list[float], seed: int, protocol: str) -> dict:
+    """sigma -> {image key: (clean, noisy, sigma told)}, the noisy images `registry eval` draws."""
+    from denoiser.evaluation import noisy_input
+
+    return {
+        sigma: {key: (image, noisy_input(image, key, sigma, seed, protocol), sigma) for key, image in clean.items()}
+        for sigma in sigmas
+    }
+
+
+def score_peers(names: tuple[str, ...], cases: dict) -> dict:
+    """(sigma, peer) -> (mean PSNR, mean SSIM) over `cases` (sigma -> {key: (clean, noisy, sigma told)}).
+
+    A peer with no model for a sigma is told the nearest level it was trained for; a peer
+    whose weights are not here is left out.
+    """
+    from denoiser.metrics import psnr, ssim
+
+    scores = {}
+    for name in names:
+        for sigma, images in cases.items():
+            values = []
+            for clean, noisy, told in images.values():
+                network = load_peer(PEERS[name], nearest_trained(PEERS[name], told))
+                if network is None:
+                    break
+                estimate = run_peer(network, noisy, told)
+                values.append((psnr(clean, estimate), ssim(clean, estimate)))
+            if values:
+                scores[(sigma, name)] = tuple(float(np.mean(column)) for column in zip(*values))
+    return scores
+
+
+def nearest_trained(peer: Peer, sigma: float) -> float:
+    """A sigma the peer has a model for: any for blind peers, else the nearest trained level."""
+    trained = [s for s in peer.files if s is not None]
+    return min(trained, key=lambda s: abs(s - sigma)) if trained else sigma
+
+
 @torch.no_grad()
 def gflops_per_megapixel(network: nn.Module, channels: int, side: int = 256) -> float:
     """FLOPs of one forward pass per megapixel, counted on a side x side image."""

@@ -10,8 +10,12 @@ and Set12 at sigma 15, 25, 50:
 - `png8`: the noisy input clipped and rounded to 8 bits, as the PNG files users have;
 with BM3D run on the very same noisy images in the same run. Set12 is reported without
 image 08 (consent withdrawn) and, with the override recorded, with it, as published.
-Then times the model, BM3D and non-local means on a 256x256 and a 512x512 image (median
-of 5). The nine classic images of the seed study get the same treatment (float protocol).
+The DnCNN authors' gray models (--peers, bench/peers.py: DnCNN-S per sigma, DnCNN-B blind,
+FDnCNN told sigma; `pip install h5py`) are scored on BSD68 and Set12 on the same noisy
+images, redrawn from the run's seed as `registry eval` draws them.
+Then times the model, BM3D, non-local means and the peers on a 256x256 and a 512x512 image
+(median of 5). The nine classic images of the seed study get the same treatment as Set12
+(float protocol, no peers).
 Prints the tables and writes bench/results/quality.json.
 """
 
@@ -25,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import SHARED, markdown_table, median_seconds, write_result
+from bench.common import SHARED, manifest_images, markdown_table, median_seconds, write_result
+from bench.peers import PEERS, gflops_per_megapixel, load_peer, run_peer, score_peers, synthetic_cases
 from denoiser import baselines
 from denoiser.images import load_gray
 from denoiser.inference import denoise
@@ -48,6 +53,8 @@ PUBLISHED = {  # PSNR (dB), from ../shared/datasets/README.md
     "DRUNet (2021)": {"set12": (33.25, 30.94, 27.90), "bsd68": (31.91, 29.48, 26.59)},
 }
 WITHDRAWN_REASON = "published Set12 numbers include image 08; included only to compare with them"
+GRAY_PEERS = ("DnCNN-S", "DnCNN-B", "FDnCNN")
+PEER_VIEWS = {("bsd68", "float"), ("bsd68", "png8"), ("set12", "float")}
 
 
 def ensure_datasets(workspace) -> None:
@@ -74,13 +81,29 @@ def evaluate(workspace, run_id, dataset, protocol, methods, include_withdrawn=Fa
     return EvalView.of_evaluation(evaluation)
 
 
-def speed(network) -> dict:
-    """Median of 5 timings of the model, NLM and BM3D at sigma 25 on a 256x256 and a 512x512 image."""
+def peer_rows(dataset: str, protocol: str, seed: int, names: tuple[str, ...]) -> dict:
+    """peer -> (PSNRs, SSIMs) at SIGMAS on the noisy images the run's `registry eval` drew."""
+    clean = manifest_images(SHARED, dataset, 1)
+    started = time.perf_counter()
+    scores = score_peers(names, synthetic_cases(clean, SIGMAS, seed, protocol))
+    print(f"  {dataset} {protocol} peers: {time.perf_counter() - started:.0f} s", flush=True)
+    return {
+        name: ([scores[(s, name)][0] for s in SIGMAS], [scores[(s, name)][1] for s in SIGMAS])
+        for name in names
+        if all((s, name) in scores for s in SIGMAS)
+    }
+
+
+def speed(network, peers: tuple[str, ...]) -> dict:
+    """Median of 5 timings of the model, NLM, BM3D and peers at sigma 25 on a 256x256 and a 512x512 image."""
     images = {"256x256": load_gray(SHARED / "set12" / "01.png"), "512x512": load_gray(SHARED / "set12" / "12.png")}
     methods = {"model": lambda noisy: denoise(network, noisy, 25.0)}
     for name in ("nlm", "bm3d"):
         if name != "bm3d" or baselines.bm3d_available():
             methods[name] = partial(baselines.build_baseline(name, [], [25.0], 0), sigma=25.0)
+    for name in peers:
+        if (peer := load_peer(PEERS[name], 25.0)) is not None:
+            methods[name] = partial(run_peer, peer, sigma=25.0)
     result = {}
     for size, clean in images.items():
         noisy = add_awgn(clean, 25.0, np.random.default_rng(0))
@@ -95,7 +118,15 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "reference.yaml")
     parser.add_argument("--export", type=Path, help="export the model to this folder afterwards")
     parser.add_argument("--workspace", type=Path, default=None, help="workspace folder (default: found from the cwd)")
+    parser.add_argument(
+        "--peers",
+        default=",".join(GRAY_PEERS),
+        help=f"comma list of the DnCNN peers to score and time (default: {','.join(GRAY_PEERS)}; empty: none)",
+    )
     args = parser.parse_args()
+    peers = tuple(name.strip() for name in args.peers.split(",") if name.strip())
+    if unknown := set(peers) - set(GRAY_PEERS):
+        parser.error(f"--peers: unknown {', '.join(sorted(unknown))} (known: {', '.join(GRAY_PEERS)})")
     torch.set_num_threads(2)
 
     workspace = find_workspace(args.workspace)
@@ -115,8 +146,11 @@ def main() -> None:
         ("set12", "png8"): evaluate(workspace, run_id, "set12", "png8", ["bm3d"]),
         ("nine", "float"): evaluate(workspace, run_id, "nine", "float", everything),
     }
-    _, network, _ = load_run_model(workspace, run)
-    timings = speed(network)
+    config, network, _ = load_run_model(workspace, run)
+    peer_results = {key: peer_rows(*key, config.train.seed, peers) for key in views if key in PEER_VIEWS}
+    timings = speed(network, peers)
+    gflops = {"model": run.cost["gflops_per_megapixel"]}
+    gflops |= {name: gflops_per_megapixel(peer, 1) for name in peers if (peer := load_peer(PEERS[name], 25.0))}
 
     rows, results = [], {}
     for (dataset, protocol), view in views.items():
@@ -127,6 +161,9 @@ def main() -> None:
             ssims = [view.mean(s, method, "ssim") for s in SIGMAS]
             results[f"{dataset}/{protocol}/{method}"] = {"psnr": psnrs, "ssim": ssims, "images": len(view.images)}
             rows.append([dataset, protocol, method, *psnrs, *ssims])
+        for name, (psnrs, ssims) in peer_results.get((dataset, protocol), {}).items():
+            results[f"{dataset}/{protocol}/{name}"] = {"psnr": psnrs, "ssim": ssims, "images": len(view.images)}
+            rows.append([dataset, protocol, name, *psnrs, *ssims])
     published = [[name, "", "published", *v["set12"], "", "", ""] for name, v in PUBLISHED.items()]
     published += [[name, "", "published BSD68", *v["bsd68"], "", "", ""] for name, v in PUBLISHED.items()]
 
@@ -141,7 +178,8 @@ def main() -> None:
     threads = torch.get_num_threads()
     print(f"\nInference time, median of 5, ms ({threads} torch threads; BM3D and NLM as their packages run)")
     print(markdown_table(["method @ size", "ms"], [[k, v] for k, v in timings.items()]))
-    print(f"\nmodel: {run.cost['parameters']} parameters, {run.cost['gflops_per_megapixel']:.1f} GFLOPs per megapixel")
+    print(f"\nmodel: {run.cost['parameters']} parameters")
+    print(markdown_table(["network", "GFLOPs per megapixel"], [[k, v] for k, v in gflops.items()]))
 
     summary = {
         "run": run.id,
@@ -152,6 +190,7 @@ def main() -> None:
         "timing_ms": timings,
         "threads": torch.get_num_threads(),
         "cost": run.cost,
+        "gflops_per_megapixel": gflops,
         "evaluations": {f"{d}/{p}": v.dataset for (d, p), v in views.items()},
     }
     print(f"\nwrote {write_result('quality', summary)}")
