@@ -62,7 +62,7 @@ def corrupt(path, marker, offset, out):
 
 
 def test_each_kind_of_tampering_has_its_own_reason(workspace, signed, tmp_path, capsys):
-    _, noisy, output, _ = signed
+    run_id, noisy, output, _ = signed
     pixels = corrupt(output, b"IDAT", 12, tmp_path / "pixels.png")
     manifest = corrupt(output, b"org.provenoise.lineage", 40, tmp_path / "manifest.png")
     reencoded = tmp_path / "reencoded.png"
@@ -73,7 +73,23 @@ def test_each_kind_of_tampering_has_its_own_reason(workspace, signed, tmp_path, 
     assert reasons[0] == "pixels changed"
     assert reasons[1].startswith("manifest changed")
     assert reasons[2] == "re-encoded (manifest stripped)"
+    assert f"its pixels are those of signed output signed/noisy.png (run {run_id})" in reports[2]["notes"]
     assert reasons[3] == "no manifest"
+
+
+def test_only_signed_outputs_are_recognised_in_stripped_files(workspace, signed, tmp_path, capsys):
+    # An unsigned output (--no-sign) vouches for nothing: a copy of its pixels is just unsigned.
+    # (Another picture: the signed fixture's pixels would rightly be recognised.)
+    run_id = signed[0]
+    other = tmp_path / "other.png"
+    Image.fromarray(synthetic_image(8, size=48)).save(other)
+    code, _, err = cli(capsys, "denoise", run_id, other, "--out", "unsigned", "--sigma", 25, "--no-sign")
+    assert code == 0, err
+    unsigned = workspace.root / "unsigned" / "other.png"
+    with workspace.store().reader() as session:
+        assert not session.scalars(select(Output).where(Output.output_path == "unsigned/other.png")).one().signed
+    code, (report,) = verify(capsys, unsigned)
+    assert code == 1 and report["reason"] == "no manifest" and report["notes"] == []
 
 
 def test_a_signature_from_another_ca_is_untrusted(workspace, signed, tmp_path, capsys):
