@@ -32,7 +32,8 @@ def test_wheel_install_runs_from_site_packages(tmp_path):
         "registry/migrations/env.py",
         "registry/migrations/versions/0001_initial_schema.py",
         "registry/starter/manifest.csv",
-        "provenance/publishers/provenoise-2026-12-06.pem",  # the committed model folders' publisher
+        "provenance/publishers/provenoise-2026-12-06.pem",  # models/reference-color's publisher
+        "provenance/publishers/provenoise-2026-12-07.pem",  # models/reference's publisher
     } <= names
 
     site = tmp_path / "site"
