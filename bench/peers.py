@@ -136,12 +136,15 @@ def score_peers(names: tuple[str, ...], cases: dict) -> dict:
     """
     from denoiser.metrics import psnr, ssim
 
-    scores = {}
+    scores, networks = {}, {}
     for name in names:
         for sigma, images in cases.items():
             values = []
             for clean, noisy, told in images.values():
-                network = load_peer(PEERS[name], nearest_trained(PEERS[name], told))
+                level = nearest_trained(PEERS[name], told)
+                if (name, level) not in networks:  # read each weights file once, not once per image
+                    networks[(name, level)] = load_peer(PEERS[name], level)
+                network = networks[(name, level)]
                 if network is None:
                     break
                 estimate = run_peer(network, noisy, told)
