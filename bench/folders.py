@@ -1,12 +1,13 @@
-"""Exported gray model folders side by side on BSD68, with DnCNN-S, on the same noisy images.
+"""Exported gray model folders side by side on a gray test set, with DnCNN-S, on the same noisy images.
 
 Usage, from the checkout (needs `pip install h5py` for DnCNN-S):
-    python -m bench.folders OLD_FOLDER models/reference [--images N]
+    python -m bench.folders OLD_FOLDER models/reference [--images N] [--dataset set12]
+        [--include-withdrawn]
 
 Each folder is scored by denoiser.evaluation (the code `registry eval` runs) at sigma 15, 25
-and 50 with the float and png8 protocols, on the noisy images drawn from the folder's
-recorded seed; DnCNN-S (its authors' sigma 25 model, bench/peers.py) on those of seed 0 at
-sigma 25. Nothing is recorded. Prints a table and writes bench/results/folders.json.
+and 50 with the float and png8 protocols, on the noisy images `registry eval` draws for the
+folder's recorded seed; DnCNN-S (its authors' sigma 25 model, bench/peers.py) on those of
+seed 0 at sigma 25. Nothing is recorded. Prints a table and writes bench/results/folders-DATASET.json.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ def score_folder(folder: Path, clean: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", type=Path, nargs="+", help="exported gray model folders")
-    parser.add_argument("--images", type=int, default=0, help="only the first N BSD68 images (default: all)")
+    parser.add_argument("--images", type=int, default=0, help="only the first N images (default: all)")
+    parser.add_argument("--dataset", default="bsd68", help="bsd68 (default), set12 or nine")
+    parser.add_argument("--include-withdrawn", action="store_true", help="also images whose consent is withdrawn")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    clean = manifest_images(SHARED, "bsd68", 1)
+    clean = manifest_images(SHARED, args.dataset, 1, args.include_withdrawn)
     if args.images:
         clean = {key: clean[key] for key in sorted(clean)[: args.images]}
 
@@ -65,10 +68,11 @@ def main() -> None:
             psnr, ssim = scores[(25.0, "DnCNN-S")]
             results[f"DnCNN-S/{protocol}"] = {"sigma": 25.0, "psnr": psnr, "ssim": ssim}
             rows.append(["DnCNN-S", protocol, "", psnr, "", "", ssim, ""])
-    print(f"BSD68 ({len(clean)} images), PSNR dB and SSIM, same noisy images")
+    withdrawn = ", withdrawn included" if args.include_withdrawn else ""
+    print(f"{args.dataset} ({len(clean)} images{withdrawn}), PSNR dB and SSIM, same noisy images")
     headers = ["model", "protocol", "PSNR 15", "PSNR 25", "PSNR 50", "SSIM 15", "SSIM 25", "SSIM 50"]
     print(markdown_table(headers, rows))
-    print(f"\nwrote {write_result('folders', {'images': len(clean), 'results': results})}")
+    print(f"\nwrote {write_result(f'folders-{args.dataset}', {'images': len(clean), 'results': results})}")
 
 
 if __name__ == "__main__":

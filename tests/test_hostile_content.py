@@ -47,6 +47,25 @@ def test_a_crafted_lineage_assertion_fails_its_file_only(keys, tmp_path, capsys)
     assert code == 1 and "malformed lineage assertion" in out
 
 
+@pytest.mark.parametrize(
+    "assertion, reason",
+    [
+        ({"input": []}, "input should be a valid dictionary"),
+        ({"input": {"signer": {"common_name": 5}}}, "input.signer.common_name should be a valid string"),
+        ({"schema": "2"}, "schema should be a valid integer"),  # read under its alias
+        ({"run_record": {"checkpoint": 1}}, "run_record.checkpoint should be a valid string"),
+        ({"sigma": "25", "steps": "x"}, "sigma should be a valid number (1 more problem)"),
+        ({"run_id": 3, "sigma": "25", "steps": "x"}, "run_id should be a valid string (2 more problems)"),
+        ([], "(the assertion) should be a valid dictionary"),
+        ({"sigma": 25.0, "written_by_a_newer_version": {"any": ["shape"]}}, None),
+    ],
+)
+def test_a_lineage_problem_is_named_by_its_field_path_in_one_line(assertion, reason):
+    from provenance.lineage_schema import lineage_problem
+
+    assert lineage_problem(assertion) == reason
+
+
 def noisy_png(path, side: int):
     import numpy as np
     from PIL import Image

@@ -100,7 +100,9 @@ def test_a_symlinked_weights_file_is_never_read(folder, signed_model, capsys, tm
     (folder / "model.safetensors").symlink_to(real)
     for extra in ([], ["--unverified-model"]):
         code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, *extra, tmp_path=tmp_path)
-        assert code == 2 and "symbolic link" in err, err
+        assert code == 2, err
+        refusal = f"error: {folder / 'model.safetensors'} is a symbolic link; a model folder's files must be"
+        assert err.splitlines()[-1] == refusal + " the files themselves"
 
 
 def test_the_committed_reference_model_is_signed_by_a_shipped_publisher(tmp_path, capsys):
@@ -162,3 +164,12 @@ def test_what_is_loaded_is_what_was_verified(folder, signed_model, tmp_path, mon
     lineage = verify_image(tmp_path / "out" / "noisy.png", []).lineage
     assert lineage["claims"] == "verified" and lineage["latest_audit"] != "IDENTICAL"
     assert lineage["training_data"]["consent"] == {"unknown": 6}  # as signed; the edit said "granted"
+
+
+def test_a_missing_weights_file_gets_one_line_naming_it(folder, signed_model, capsys, tmp_path):
+    (folder / "model.safetensors").unlink()
+    code, _, err = denoise(capsys, folder, "--unverified-model", tmp_path=tmp_path)
+    assert code == 2, err
+    assert err.splitlines()[-1] == (
+        f"error: {folder} is not a usable model folder: model.safetensors: No such file or directory"
+    )

@@ -19,6 +19,8 @@ from denoiser.images import load_gray
 from denoiser.metrics import psnr
 from registry.datasets import add_dataset, show_dataset
 from registry.db import _alembic_config, schema_is_current
+from registry.errors import RegistryError
+from registry.manifests import read_entries
 from registry.models import Dataset, Evaluation
 from registry.runs import get_run
 from tests.conftest import cli, synthetic_image
@@ -105,6 +107,59 @@ def test_a_broken_pair_is_refused_with_one_line_and_nothing_written(
     assert not (workspace.data_dir / "pairs").exists()
     with workspace.store().reader() as session:
         assert session.query(Dataset).filter(Dataset.name == "pairs").count() == 0
+
+
+def rewrite_noisy_file(folder: Path, row: int, noisy_file: str) -> None:
+    with open(folder / "MANIFEST.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[row]["noisy_file"] = noisy_file
+    write_manifest(folder, rows)
+
+
+@pytest.mark.parametrize(
+    "break_pair, message",
+    [
+        (lambda folder: (folder / "noisy" / "pair1.png").unlink(), "noisy_file 'noisy/pair1.png' not found"),
+        (
+            lambda folder: Image.new("L", (32, 30)).save(folder / "noisy" / "pair1.png"),
+            "noisy_file 'noisy/pair1.png' is 32x30, its clean file 'clean/pair1.png' is 32x32",
+        ),
+        (
+            lambda folder: Image.new("RGB", (32, 32)).save(folder / "noisy" / "pair1.png"),
+            "noisy_file 'noisy/pair1.png' is mode RGB, its clean file is mode L",
+        ),
+        (
+            lambda folder: rewrite_noisy_file(folder, 1, "../pair1.png"),
+            "noisy_file '../pair1.png' leaves the dataset folder",
+        ),
+        (
+            lambda folder: (folder / "noisy" / "pair1.png").write_text("not an image"),
+            "noisy_file not an image: {folder}/noisy/pair1.png",
+        ),
+    ],
+    ids=["missing", "other-height", "other-mode", "escaping", "not-an-image"],
+)
+def test_each_broken_pair_is_named_by_its_row_and_reason(tmp_path, break_pair, message):
+    """In-process, the exact line: which row, which file, what is wrong with it."""
+    source = write_pairs(tmp_path / "pairs")
+    (tmp_path / "pair1.png").write_bytes((source / "noisy" / "pair1.png").read_bytes())  # what "../" reaches
+    break_pair(source)
+    with pytest.raises(RegistryError) as refused:
+        read_entries(source, source / "MANIFEST.csv", None, None)
+    assert str(refused.value) == f"{source / 'MANIFEST.csv'} row 2: " + message.format(folder=source.resolve())
+
+
+def test_a_pairs_noisy_entry_records_its_file_hash_size_and_shape(tmp_path):
+    source = write_pairs(tmp_path / "pairs")
+    rewrite_noisy_file(source, 0, "")  # a row without a pair is allowed
+    first, second, _ = read_entries(source, source / "MANIFEST.csv", None, None)
+    assert first.noisy is None
+    original = source / "noisy" / "pair1.png"
+    noisy = second.noisy
+    assert (noisy.file, noisy.source_path) == ("noisy/pair1.png", original.resolve())
+    assert noisy.sha256 == hashlib.sha256(original.read_bytes()).hexdigest()
+    assert noisy.bytes == original.stat().st_size
+    assert (noisy.info.width, noisy.info.height, noisy.info.mode) == (32, 32, "L")
 
 
 def test_eval_on_real_noise_adds_no_synthetic_noise_and_is_blind_by_default(paired, capsys):
