@@ -7,7 +7,7 @@ Usage, from the checkout (needs `pip install h5py` for DnCNN-S):
 Each folder is scored by denoiser.evaluation (the code `registry eval` runs) at sigma 15, 25
 and 50 with the float and png8 protocols, on the noisy images `registry eval` draws for the
 folder's recorded seed; DnCNN-S (its authors' sigma 25 model, bench/peers.py) on those of
-seed 0 at sigma 25. Nothing is recorded. Prints a table and writes bench/results/folders-DATASET.json.
+seed 0 at sigma 25. Nothing is recorded. Prints a table and writes bench/results/folders-DATASET[-with-withdrawn].json.
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def main() -> None:
             psnr, ssim = scores[(25.0, "DnCNN-S")]
             results[f"DnCNN-S/{protocol}"] = {"sigma": 25.0, "psnr": psnr, "ssim": ssim}
             rows.append(["DnCNN-S", protocol, "", psnr, "", "", ssim, ""])
-    withdrawn = ", withdrawn included" if args.include_withdrawn else ""
+    withdrawn, suffix = (", withdrawn included", "-with-withdrawn") if args.include_withdrawn else ("", "")
     print(f"{args.dataset} ({len(clean)} images{withdrawn}), PSNR dB and SSIM, same noisy images")
     headers = ["model", "protocol", "PSNR 15", "PSNR 25", "PSNR 50", "SSIM 15", "SSIM 25", "SSIM 50"]
     print(markdown_table(headers, rows))
-    print(f"\nwrote {write_result(f'folders-{args.dataset}', {'images': len(clean), 'results': results})}")
+    print(f"\nwrote {write_result(f'folders-{args.dataset}{suffix}', {'images': len(clean), 'results': results})}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Registering datasets: what is recorded, and bad input that must leave no trace."""
 
 import csv
+import hashlib
 
 import pytest
 from PIL import Image
@@ -61,28 +62,64 @@ def manifest_with(folder, rows):
         writer.writerows(rows)
 
 
+def unlisted_and_broken(folder) -> None:
+    (folder / "MANIFEST.csv").unlink()
+    (folder / "img01.png").write_text("this is not a png")
+
+
 @pytest.mark.parametrize(
     "break_it, message",
     [
-        (lambda f: (f / "img01.png").write_text("this is not a png"), "not an image"),
-        (lambda f: (f / "img01.png").write_bytes((f / "img01.png").read_bytes()[:120]), "unreadable image"),
-        (lambda f: manifest_with(f, [{"image_id": "a", "file": "../outside.png"}]), "leaves the dataset folder"),
-        (lambda f: manifest_with(f, []), "no images to register"),
-        (lambda f: manifest_with(f, [{"image_id": "a", "file": "missing.png"}]), "image not found"),
+        (
+            lambda f: (f / "img01.png").write_text("this is not a png"),
+            "{manifest} row 2: not an image: {source}/img01.png",
+        ),
+        (
+            lambda f: (f / "img01.png").write_bytes((f / "img01.png").read_bytes()[:120]),
+            "{manifest} row 2: unreadable image {source}/img01.png: image file is truncated",
+        ),
+        (
+            lambda f: manifest_with(f, [{"image_id": "a", "file": "../outside.png"}]),
+            "{manifest} row 1: path '../outside.png' leaves the dataset folder",
+        ),
+        (lambda f: manifest_with(f, []), "no images to register in {manifest}"),
+        (
+            lambda f: manifest_with(f, [{"image_id": "a", "file": "missing.png"}]),
+            "{manifest} row 1: image not found: {source}/missing.png",
+        ),
         (
             lambda f: (f / "MANIFEST.csv").write_text("image_id,file,sha256\nx,img00.png," + "0" * 64 + "\n"),
-            "manifest says",
+            "{manifest} row 1: img00.png has sha256 {img00}, manifest says " + "0" * 64,
         ),
+        (lambda f: manifest_with(f, [{"image_id": "a", "file": ""}]), "{manifest} row 1: empty 'file'"),
+        (
+            lambda f: (f / "MANIFEST.csv").write_text("image_id,file,consent\nx,img00.png,maybe\n"),
+            "{manifest} row 1: consent 'maybe' is not one of granted, withdrawn, unknown, not-applicable",
+        ),
+        (unlisted_and_broken, "{source}: not an image: {source}/img01.png"),
     ],
-    ids=["not-an-image", "truncated", "path-escape", "empty-manifest", "missing-file", "hash-mismatch"],
+    ids=[
+        "not-an-image",
+        "truncated",
+        "path-escape",
+        "empty-manifest",
+        "missing-file",
+        "hash-mismatch",
+        "empty-file",
+        "unknown-consent",
+        "no-manifest",
+    ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(workspace, tmp_path, break_it, message):
+    """One line naming the manifest row (or the folder) and what is wrong; nothing recorded."""
     source = write_dataset(tmp_path / "bad", count=3)
     (tmp_path / "outside.png").write_bytes((source / "img00.png").read_bytes())
+    img00 = hashlib.sha256((source / "img00.png").read_bytes()).hexdigest()
     break_it(source)
     before = snapshot(workspace)
-    with pytest.raises(RegistryError, match=message):
+    with pytest.raises(RegistryError) as refused:
         add_dataset(workspace, source, "bad")
+    assert str(refused.value) == message.format(manifest=source / "MANIFEST.csv", source=source, img00=img00)
     assert snapshot(workspace) == before
 
 

@@ -173,3 +173,20 @@ def test_a_missing_weights_file_gets_one_line_naming_it(folder, signed_model, ca
     assert err.splitlines()[-1] == (
         f"error: {folder} is not a usable model folder: model.safetensors: No such file or directory"
     )
+
+
+def test_a_link_swapped_in_after_the_folder_check_is_still_never_read(folder, tmp_path):
+    """open_model_folder refuses links before it copies the folder; a link that appears in the
+    copy (swapped in between the two) is refused again where the bytes are read."""
+    from registry.errors import RegistryError
+    from registry.model_folders import read_record
+
+    real = tmp_path / "elsewhere.safetensors"
+    shutil.move(folder / "model.safetensors", real)
+    (folder / "model.safetensors").symlink_to(real)
+    shown = tmp_path / "the-users-folder"
+    with pytest.raises(RegistryError) as refused:
+        read_record(folder, shown=shown)
+    assert str(refused.value) == (
+        f"{shown / 'model.safetensors'} is a symbolic link; a model folder's files must be the files themselves"
+    )
