@@ -155,3 +155,23 @@ def test_a_folder_without_a_manifest_is_registered_with_a_warning_saying_how(wor
     assert "registry consent set" in err
     code, _, err = cli(capsys, "data", "add", write_dataset(tmp_path / "described"), "--name", "described")
     assert code == 0 and "MANIFEST" not in err  # a manifest said what it knows, unknown consent included
+
+
+def test_manifest_columns_are_recorded_as_written_with_the_folders_defaults(tmp_path):
+    """source, attribution and notes come from the row; a missing source from --source; a
+    sha256 in capitals is the same hash."""
+    from registry.manifests import read_entries
+
+    source = write_dataset(tmp_path / "cols", count=2)
+    img00 = hashlib.sha256((source / "img00.png").read_bytes()).hexdigest()
+    (source / "MANIFEST.csv").write_text(
+        "image_id,file,sha256,source,attribution,notes\n"
+        f"a,img00.png,{img00.upper()},museum scan,Ana B.,a person: the curator\n"
+        "b,img01.png,,,,\n"
+    )
+    first, second = read_entries(source, source / "MANIFEST.csv", None, "given with --source")
+    assert (first.source, first.attribution, first.notes) == ("museum scan", "Ana B.", "a person: the curator")
+    assert first.sha256 == img00
+    assert (second.source, second.attribution, second.notes) == ("given with --source", "", "")
+    (only,) = read_entries(source, None, None, None)[:1]
+    assert (only.source, only.attribution, only.notes) == ("", "", "")

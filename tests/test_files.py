@@ -8,8 +8,9 @@ import stat
 
 import pytest
 
+from registry import files
 from registry.errors import RegistryError
-from registry.files import read_json, write_json, write_new
+from registry.files import check_target, place, read_json, staging_path, write_json, write_new
 
 
 @pytest.fixture
@@ -24,13 +25,61 @@ def leftovers(folder) -> list[str]:
 
 
 def test_write_new_creates_its_folder_and_gives_the_umasks_mode(tmp_path, umask_022):
-    target = tmp_path / "deeper" / "out.bin"
+    target = tmp_path / "two" / "deeper" / "out.bin"
     assert write_new(target, b"\x00data") == target
     assert target.read_bytes() == b"\x00data"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     write_new(tmp_path / "private.bin", b"x", mode=0o600)
     assert stat.S_IMODE((tmp_path / "private.bin").stat().st_mode) == 0o600
     assert leftovers(target.parent) == [] and leftovers(tmp_path) == []
+
+
+def test_the_staging_file_is_hidden_beside_its_target(tmp_path):
+    """Beside it, so the rename is atomic (one file system); hidden and marked partial, so a
+    half-written file is never taken for an output."""
+    staged = staging_path(tmp_path / "photo.png")
+    assert staged.parent == tmp_path and staged.is_file()
+    assert staged.name.startswith(".photo.") and staged.name.endswith(".partial.png")
+
+
+def test_check_target_and_place_refuse_an_existing_file_by_default(tmp_path, umask_022):
+    target = tmp_path / "out.bin"
+    check_target(target)  # nothing there yet
+    target.write_bytes(b"keep")
+    with pytest.raises(RegistryError, match="already exists"):
+        check_target(target)
+    staged = staging_path(target)
+    staged.write_bytes(b"new")
+    with pytest.raises(RegistryError, match="already exists"):
+        place(staged, target)
+    assert target.read_bytes() == b"keep"
+    target.unlink()
+    place(staged, target)
+    assert target.read_bytes() == b"new" and not staged.exists()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # 0666 less the umask
+
+
+def test_a_file_that_appears_after_the_check_is_not_clobbered(tmp_path, monkeypatch):
+    """The check and the rename are two steps: without --force the name is taken with a hard
+    link, which fails on a name someone took in between."""
+    target = tmp_path / "out.bin"
+    staged = staging_path(target)
+    staged.write_bytes(b"new")
+    target.write_bytes(b"theirs")
+    monkeypatch.setattr(files, "check_target", lambda path, force=False: None)  # the race: checked before it appeared
+    with pytest.raises(RegistryError) as refused:
+        place(staged, target)
+    assert str(refused.value) == f"{target} already exists; pass --force to replace it"
+    assert target.read_bytes() == b"theirs"
+
+
+def test_without_hard_links_the_file_is_still_placed(tmp_path, monkeypatch):
+    def no_hard_links(*args, **kwargs):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(files.os, "link", no_hard_links)
+    target = write_new(tmp_path / "out.bin", b"data")
+    assert target.read_bytes() == b"data" and leftovers(tmp_path) == []
 
 
 def test_write_new_keeps_an_existing_file_unless_forced(tmp_path):
@@ -78,3 +127,18 @@ def test_read_json_gives_one_line_for_a_missing_or_malformed_file(tmp_path):
     with pytest.raises(RegistryError) as binary:
         read_json(tmp_path / "binary.json", "proof")
     assert "is not JSON" in str(binary.value)
+
+
+def test_a_folder_at_the_target_is_refused_even_when_forced(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(RegistryError) as refused:
+        write_new(tmp_path / "out", b"x", force=True)
+    assert str(refused.value) == f"{tmp_path / 'out'} exists and is not a file"
+
+
+def test_the_umask_falls_back_to_the_usual_one_where_proc_is_unreadable(monkeypatch):
+    def unreadable(self, *args, **kwargs):
+        raise PermissionError("no /proc here")
+
+    monkeypatch.setattr(files.Path, "read_text", unreadable)
+    assert files.current_umask() == 0o022

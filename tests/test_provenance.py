@@ -234,3 +234,59 @@ def test_the_anchor_named_is_the_one_the_signer_chains_to(tmp_path):
         verification = verify_image(image, anchors)
         assert verification.ok and verification.anchor == own[0].describe(), verification.reason
     assert not verify_image(image, other).ok
+
+
+@pytest.mark.parametrize(
+    "break_store, reason",
+    [
+        (lambda store: store[: len(store) // 2], r"manifest changed: \w+: [^\n]*(box|JUMBF)[^\n]*"),
+        (lambda store: b"\xff" * 16 + store[16:], r"manifest changed: \w+: [^\n]*(box|JUMBF)[^\n]*"),
+        (lambda store: b"", "no manifest"),
+    ],
+    ids=["cut-in-half", "overwritten-header", "emptied"],
+)
+def test_a_broken_manifest_store_fails_with_the_readers_reason(tmp_path, break_store, reason):
+    """A manifest store the C2PA reader cannot parse is a failed verification with the reader's
+    own first line, never a crash and never ok (a mutation run found this path untested)."""
+    import re
+
+    from provenance.anchors import anchors_from_pem
+    from provenance.keys import CA_CERT
+    from provenance.verification import verify_image
+    from tests.c2pa_files import _chunks, _write_chunks, signed_png
+
+    credentials = create_development_keys(tmp_path / "keys")
+    anchors = anchors_from_pem((tmp_path / "keys" / CA_CERT).read_bytes(), "own")
+    signed = signed_png(tmp_path / "signed.png", credentials)
+    chunks = [(kind, break_store(body) if kind == b"caBX" else body) for kind, body in _chunks(signed)]
+    broken = _write_chunks(chunks, tmp_path / "broken.png")
+    verification = verify_image(broken, anchors)
+    assert (verification.path, verification.ok) == (broken, False)
+    assert re.fullmatch(reason, verification.reason), verification.reason
+    assert verification.anchor is None
+
+
+def test_a_valid_signature_over_a_malformed_lineage_names_no_anchor(tmp_path):
+    """The signature chains to a trusted CA, but the file fails on its content: no CA is
+    named as having validated it."""
+    from provenance.anchors import anchors_from_pem
+    from provenance.keys import CA_CERT
+    from provenance.verification import verify_image
+    from tests.c2pa_files import signed_png
+
+    credentials = create_development_keys(tmp_path / "keys")
+    anchors = anchors_from_pem((tmp_path / "keys" / CA_CERT).read_bytes(), "own")
+    crafted = signed_png(tmp_path / "crafted.png", credentials, facts={"sigma": "25"})
+    verification = verify_image(crafted, anchors)
+    assert not verification.ok and verification.reason == "malformed lineage assertion: sigma should be a valid number"
+    assert verification.anchor is None
+
+
+def test_a_format_that_cannot_carry_a_manifest_is_named(tmp_path):
+    from provenance.signing import SigningError
+    from provenance.verification import verify_image
+
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(SigningError) as refused:
+        verify_image(tmp_path / "notes.txt", [])
+    assert str(refused.value) == "notes.txt: not an image format that can carry a C2PA manifest"

@@ -136,8 +136,12 @@ def rewrite_noisy_file(folder: Path, row: int, noisy_file: str) -> None:
             lambda folder: (folder / "noisy" / "pair1.png").write_text("not an image"),
             "noisy_file not an image: {folder}/noisy/pair1.png",
         ),
+        (
+            lambda folder: rewrite_noisy_file(folder, 1, "noisy/\x1b[2Jpair1.png"),
+            "noisy_file 'noisy/\\x1b[2Jpair1.png' holds control or format characters",
+        ),
     ],
-    ids=["missing", "other-height", "other-mode", "escaping", "not-an-image"],
+    ids=["missing", "other-height", "other-mode", "escaping", "not-an-image", "hidden-characters"],
 )
 def test_each_broken_pair_is_named_by_its_row_and_reason(tmp_path, break_pair, message):
     """In-process, the exact line: which row, which file, what is wrong with it."""
