@@ -175,3 +175,14 @@ def test_manifest_columns_are_recorded_as_written_with_the_folders_defaults(tmp_
     assert (second.source, second.attribution, second.notes) == ("given with --source", "", "")
     (only,) = read_entries(source, None, None, None)[:1]
     assert (only.source, only.attribution, only.notes) == ("", "", "")
+
+
+def test_a_path_that_leaves_its_root_is_named_in_one_line(tmp_path):
+    from registry.workspace import inside
+
+    (tmp_path / "root").mkdir()
+    assert inside(tmp_path / "root", "a/b.png") == (tmp_path / "root" / "a" / "b.png").resolve()
+    for escaping in ("../x.png", "/etc/passwd"):
+        with pytest.raises(RegistryError) as refused:
+            inside(tmp_path / "root", escaping)
+        assert str(refused.value) == f"path {escaping!r} leaves {tmp_path / 'root'}"

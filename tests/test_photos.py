@@ -358,3 +358,15 @@ def test_a_6000_by_4000_photo_stays_under_a_memory_bound(models, tmp_path):
     assert code == 0, result.stderr
     assert Image.open(tmp_path / "out" / "large.jpg").size == (6000, 4000)
     assert peak_kb / 1024 < MEMORY_BOUND_MB, f"peak {peak_kb / 1024:.0f} MB"
+
+
+def test_the_pixel_budget_allows_exactly_its_size_and_names_what_is_over():
+    from registry.errors import RegistryError
+    from registry.photos import BUDGET_HINT, check_budget
+
+    check_budget(1000, 1000, 1_000_000, Path("fits.png"))  # exactly the budget is allowed
+    with pytest.raises(RegistryError) as refused:
+        check_budget(1_150_001, 1, 1_000_000, Path("wide.png"))
+    assert str(refused.value) == (
+        f"wide.png: 1150001x1 is 1.2 megapixels, over the pixel budget of 1 megapixels; {BUDGET_HINT}"
+    )
