@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", type=Path, nargs="+", help="exported gray model folders")
     parser.add_argument("--images", type=int, default=0, help="only the first N images (default: all)")
-    parser.add_argument("--dataset", default="bsd68", help="bsd68 (default), set12 or nine")
+    parser.add_argument("--dataset", default="bsd68", choices=["bsd68", "set12", "nine"], help="gray test set")
     parser.add_argument("--include-withdrawn", action="store_true", help="also images whose consent is withdrawn")
     args = parser.parse_args()
     torch.set_num_threads(2)

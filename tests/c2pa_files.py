@@ -4,6 +4,7 @@ the provenance API, with whatever facts and rights they like."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,13 @@ def edit_manifest(path: Path, out: Path, old: bytes, new: bytes) -> Path:
     """A copy of a PNG whose embedded C2PA manifest (caBX chunk) has `old` replaced by `new`
     (same length): the file still decodes, the manifest no longer matches its signature."""
     assert len(old) == len(new)
-    chunks = [(kind, body.replace(old, new) if kind == b"caBX" else body) for kind, body in _chunks(path)]
+    return rewrite_manifest_store(path, out, lambda store: store.replace(old, new))
+
+
+def rewrite_manifest_store(path: Path, out: Path, change: Callable[[bytes], bytes]) -> Path:
+    """A copy of a PNG whose embedded C2PA manifest store (caBX chunk) is `change(store)`,
+    every chunk's CRC recomputed: a valid PNG carrying whatever store an attacker wrote."""
+    chunks = [(kind, change(body) if kind == b"caBX" else body) for kind, body in _chunks(path)]
     return _write_chunks(chunks, out)
 
 

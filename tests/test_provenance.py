@@ -236,6 +236,16 @@ def test_the_anchor_named_is_the_one_the_signer_chains_to(tmp_path):
     assert not verify_image(image, other).ok
 
 
+@pytest.fixture
+def own_keys(tmp_path):
+    """(signing credentials, the anchors that trust them): a signer the verifier trusts."""
+    from provenance.anchors import anchors_from_pem
+    from provenance.keys import CA_CERT
+
+    credentials = create_development_keys(tmp_path / "keys")
+    return credentials, anchors_from_pem((tmp_path / "keys" / CA_CERT).read_bytes(), "own")
+
+
 @pytest.mark.parametrize(
     "break_store, reason",
     [
@@ -245,37 +255,30 @@ def test_the_anchor_named_is_the_one_the_signer_chains_to(tmp_path):
     ],
     ids=["cut-in-half", "overwritten-header", "emptied"],
 )
-def test_a_broken_manifest_store_fails_with_the_readers_reason(tmp_path, break_store, reason):
+def test_a_broken_manifest_store_fails_with_the_readers_reason(own_keys, tmp_path, break_store, reason):
     """A manifest store the C2PA reader cannot parse is a failed verification with the reader's
     own first line, never a crash and never ok (a mutation run found this path untested)."""
     import re
 
-    from provenance.anchors import anchors_from_pem
-    from provenance.keys import CA_CERT
     from provenance.verification import verify_image
-    from tests.c2pa_files import _chunks, _write_chunks, signed_png
+    from tests.c2pa_files import rewrite_manifest_store, signed_png
 
-    credentials = create_development_keys(tmp_path / "keys")
-    anchors = anchors_from_pem((tmp_path / "keys" / CA_CERT).read_bytes(), "own")
+    credentials, anchors = own_keys
     signed = signed_png(tmp_path / "signed.png", credentials)
-    chunks = [(kind, break_store(body) if kind == b"caBX" else body) for kind, body in _chunks(signed)]
-    broken = _write_chunks(chunks, tmp_path / "broken.png")
+    broken = rewrite_manifest_store(signed, tmp_path / "broken.png", break_store)
     verification = verify_image(broken, anchors)
     assert (verification.path, verification.ok) == (broken, False)
     assert re.fullmatch(reason, verification.reason), verification.reason
     assert verification.anchor is None
 
 
-def test_a_valid_signature_over_a_malformed_lineage_names_no_anchor(tmp_path):
+def test_a_valid_signature_over_a_malformed_lineage_names_no_anchor(own_keys, tmp_path):
     """The signature chains to a trusted CA, but the file fails on its content: no CA is
     named as having validated it."""
-    from provenance.anchors import anchors_from_pem
-    from provenance.keys import CA_CERT
     from provenance.verification import verify_image
     from tests.c2pa_files import signed_png
 
-    credentials = create_development_keys(tmp_path / "keys")
-    anchors = anchors_from_pem((tmp_path / "keys" / CA_CERT).read_bytes(), "own")
+    credentials, anchors = own_keys
     crafted = signed_png(tmp_path / "crafted.png", credentials, facts={"sigma": "25"})
     verification = verify_image(crafted, anchors)
     assert not verification.ok and verification.reason == "malformed lineage assertion: sigma should be a valid number"
