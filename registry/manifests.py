@@ -89,11 +89,12 @@ def read_entries(
         seen.add(entry.image_id)
         entries.append(entry)
         progress(number, len(rows))
-    _refuse_copies(entries, manifest or folder, bool(manifest))
+    if manifest:  # a folder's own listing names each file once
+        _refuse_copies(entries, manifest)
     return entries
 
 
-def _refuse_copies(entries: list[ImageEntry], where: Path, numbered: bool) -> None:
+def _refuse_copies(entries: list[ImageEntry], manifest: Path) -> None:
     """One file listed twice (under two ids) is refused: it would be one picture counted twice.
 
     Two files showing the same pixels are accepted and linked like any copy (registry.consent):
@@ -104,15 +105,14 @@ def _refuse_copies(entries: list[ImageEntry], where: Path, numbered: bool) -> No
         first = by_file.setdefault(entry.file, index)
         if first != index:
             raise RegistryError(
-                f"{where}: {_row(entries, first, numbered)} and {_row(entries, index, numbered)} "
+                f"{manifest}: {_row(entries, first)} and {_row(entries, index)} "
                 f"list the same file {entry.file!r}; register each file once"
             )
 
 
-def _row(entries: list[ImageEntry], index: int, numbered: bool) -> str:
+def _row(entries: list[ImageEntry], index: int) -> str:
     entry = entries[index]
-    row = f"row {index + 1} " if numbered else ""
-    return f"{row}(image_id {entry.image_id!r}, file {entry.file!r})"
+    return f"row {index + 1} (image_id {entry.image_id!r}, file {entry.file!r})"
 
 
 def _manifest_rows(manifest: Path) -> list[dict[str, str]]:

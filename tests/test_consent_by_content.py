@@ -82,7 +82,10 @@ def test_one_file_listed_twice_is_refused_and_nothing_is_written(workspace, tmp_
     code, out, err = cli(capsys, "data", "add", source, "--name", "twice")
     assert code == 2 and out == ""
     line = error_line(err)
-    assert "row 1 (image_id 'a'" in line and "row 3 (image_id 'c'" in line and "same file 'img00.png'" in line
+    assert line == (
+        f"error: {source / 'MANIFEST.csv'}: row 1 (image_id 'a', file 'img00.png') and row 3 (image_id 'c', file "
+        "'img00.png') list the same file 'img00.png'; register each file once"
+    )
     assert workspace_state(workspace, "twice") == before
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import shutil
 
 import pytest
 from PIL import Image
@@ -97,6 +98,21 @@ def unlisted_and_broken(folder) -> None:
             "{manifest} row 1: consent 'maybe' is not one of granted, withdrawn, unknown, not-applicable",
         ),
         (unlisted_and_broken, "{source}: not an image: {source}/img01.png"),
+        (
+            lambda f: manifest_with(
+                f, [{"image_id": "a", "file": "img00.png"}, {"image_id": "a", "file": "img01.png"}]
+            ),
+            "{manifest}: image_id 'a' appears twice",
+        ),
+        (shutil.rmtree, "dataset folder not found: {source}"),
+        (
+            lambda f: (f / "MANIFEST.csv").write_text("image_id,path\nx,img00.png\n"),
+            "manifest {manifest} needs a 'file' column",
+        ),
+        (
+            lambda f: (f / "MANIFEST.csv").write_bytes(b"\xffimage_id,file\n"),
+            "cannot read manifest {manifest}: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+        ),
     ],
     ids=[
         "not-an-image",
@@ -108,6 +124,10 @@ def unlisted_and_broken(folder) -> None:
         "empty-file",
         "unknown-consent",
         "no-manifest",
+        "duplicate-id",
+        "no-folder",
+        "no-file-column",
+        "not-utf-8",
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(workspace, tmp_path, break_it, message):
@@ -158,19 +178,23 @@ def test_a_folder_without_a_manifest_is_registered_with_a_warning_saying_how(wor
 
 
 def test_manifest_columns_are_recorded_as_written_with_the_folders_defaults(tmp_path):
-    """source, attribution and notes come from the row; a missing source from --source; a
-    sha256 in capitals is the same hash."""
+    """source, attribution and notes come from the row (a quoted line break kept as written); a
+    missing source from --source; a sha256 in capitals is the same hash. Progress counts rows."""
     from registry.manifests import read_entries
 
     source = write_dataset(tmp_path / "cols", count=2)
     img00 = hashlib.sha256((source / "img00.png").read_bytes()).hexdigest()
-    (source / "MANIFEST.csv").write_text(
-        "image_id,file,sha256,source,attribution,notes\n"
-        f"a,img00.png,{img00.upper()},museum scan,Ana B.,a person: the curator\n"
-        "b,img01.png,,,,\n"
+    (source / "MANIFEST.csv").write_bytes(
+        b"image_id,file,sha256,source,attribution,notes\r\n"
+        + f'a,img00.png,{img00.upper()},museum scan,Ana B.,"a person:\r\nthe curator"\r\n'.encode()
+        + b"b,img01.png,,,,\r\n"
     )
-    first, second = read_entries(source, source / "MANIFEST.csv", None, "given with --source")
-    assert (first.source, first.attribution, first.notes) == ("museum scan", "Ana B.", "a person: the curator")
+    progress = []
+    first, second = read_entries(
+        source, source / "MANIFEST.csv", None, "given with --source", lambda *counts: progress.append(counts)
+    )
+    assert progress == [(1, 2), (2, 2)]
+    assert (first.source, first.attribution, first.notes) == ("museum scan", "Ana B.", "a person:\r\nthe curator")
     assert first.sha256 == img00
     assert (second.source, second.attribution, second.notes) == ("given with --source", "", "")
     (only,) = read_entries(source, None, None, None)[:1]

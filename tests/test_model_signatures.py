@@ -189,3 +189,85 @@ def test_a_link_swapped_in_after_the_folder_check_is_still_never_read(folder, tm
     with pytest.raises(RegistryError) as refused:
         read_record(folder, shown=shown)
     assert str(refused.value) == f"{shown / 'model.safetensors'} {LINK_REFUSAL}"
+
+
+def test_verify_of_a_folder_names_its_signer_and_checks_its_run_where_it_was_trained(signed_model, capsys):
+    trust, own_registry = ["--trust", signed_model.ca], ["--db", f"sqlite:///{signed_model.folder.parent / 'ws.db'}"]
+    record = json.loads((signed_model.folder / "provenoise-model.json").read_text())
+    code, out, err = cli(capsys, "verify", signed_model.folder, *trust, *own_registry, "--json")
+    assert code == 0, err
+    (report,) = json.loads(out)
+    signer, anchor = report["signed_by"], report["anchor"]
+    assert (report["file"], report["kind"], report["ok"], report["reason"]) == (
+        str(signed_model.folder),
+        "model folder",
+        True,
+        "ok",
+    )
+    assert "CN=provenoise development signer" in signer and anchor["label"] and anchor["subject"]
+    assert report["registry"] == f"checked ({record['workspace_id']})"
+    signed_and_validated = [f"signed by {signer}", f"validated by {anchor['label']} ({anchor['subject']})"]
+    assert report["notes"] == [
+        *signed_and_validated,
+        f"run {signed_model.run_id} and its final checkpoint match the registry",
+    ]
+    code, out, err = cli(capsys, "verify", signed_model.folder, *trust, "--json")  # no registry here
+    (report,) = json.loads(out)
+    assert code == 0 and report["registry"] == "not checked" and report["notes"] == signed_and_validated
+
+
+def test_verify_names_what_is_wrong_with_a_validly_signed_record(tmp_path, capsys):
+    from provenance.keys import load_development_keys
+    from provenance.model_signatures import sign_folder
+    from registry.run_models import MODEL_FILE
+    from tests.photo_models import random_model_folder
+
+    folder = random_model_folder(tmp_path / "model", tmp_path / "keys")
+    record = json.loads((folder / MODEL_FILE).read_text())
+    (folder / MODEL_FILE).write_text(json.dumps({**record, "format_version": 99}))
+    sign_folder(folder, load_development_keys(tmp_path / "keys"))  # signed as it is: `models sign` would refuse it
+    code, out, _ = cli(capsys, "verify", folder, "--trust", tmp_path / "keys" / CA_CERT, "--json")
+    (report,) = json.loads(out)
+    assert code == 1 and report["reason"] == f"{folder}: model format 99 is not supported"
+
+
+def test_a_signed_record_naming_a_run_that_is_not_a_name_is_an_unknown_run(signed_model, folder, capsys):
+    """A publisher's record is believed only for what it is: a run id that is not a string (here
+    a list, in a folder naming this registry) is looked up as nothing, never as a key."""
+    from provenance.keys import load_development_keys
+    from provenance.model_signatures import sign_folder
+
+    record = json.loads((folder / "provenoise-model.json").read_text())
+    (folder / "provenoise-model.json").write_text(json.dumps({**record, "run_id": [signed_model.run_id]}))
+    sign_folder(folder, load_development_keys(signed_model.ca.parent))
+    own_registry = ["--db", f"sqlite:///{signed_model.folder.parent / 'ws.db'}"]
+    code, out, err = cli(capsys, "verify", folder, "--trust", signed_model.ca, *own_registry, "--json")
+    (report,) = json.loads(out)
+    assert code == 1, err
+    assert report["reason"] == (
+        f"unknown run: run [{signed_model.run_id!r}] is not in the registry that recorded it (deleted?)"
+    )
+
+
+def test_signing_is_refused_when_already_signed_or_the_key_is_not_the_certificates(tmp_path):
+    import dataclasses
+
+    from provenance.keys import load_development_keys
+    from registry.errors import RegistryError
+    from registry.model_folders import sign_model_folder
+    from tests.photo_models import random_model_folder
+
+    folder = random_model_folder(tmp_path / "model", tmp_path / "keys")
+    signature = (folder / "model.sig").read_bytes()
+    own = load_development_keys(tmp_path / "keys")
+    with pytest.raises(RegistryError) as refused:
+        sign_model_folder(folder, own)
+    assert str(refused.value) == f"{folder} is already signed (model.sig); pass --force to sign it again"
+    mismatched = dataclasses.replace(own, key_pem=create_development_keys(tmp_path / "other").key_pem)
+    with pytest.raises(RegistryError) as refused:
+        sign_model_folder(folder, mismatched, force=True)
+    assert str(refused.value) == (
+        f"cannot sign {folder}: The public key from the certificate does not match the public key paired with "
+        "the private key"
+    )
+    assert (folder / "model.sig").read_bytes() == signature

@@ -75,18 +75,51 @@ def test_a_deleted_run_fails_verification_and_is_named(workspace, output, capsys
     assert any("not recorded in its registry" in note for note in report["notes"])
 
 
+def test_an_output_whose_record_was_deleted_fails_verification(workspace, output, capsys):
+    run_id, path = output
+    execute(workspace, "DELETE FROM outputs")
+    code, report = verify(capsys, path)
+    this = report["registry"].removeprefix("checked (").removesuffix(")")
+    assert (
+        code == 1 and report["reason"] == f"not recorded in its registry: registry {this} has no record of this output"
+    )
+    assert f"run {run_id} and its final checkpoint match the registry" in report["notes"]
+
+
 def test_an_edited_run_fails_verification(workspace, output, capsys):
     run_id, path = output
-    execute(workspace, f"UPDATE runs SET data_version = 'forged' WHERE id = '{run_id}'")
+    execute(workspace, f"UPDATE runs SET data_version = 'forged', seed = seed + 1 WHERE id = '{run_id}'")
     code, report = verify(capsys, path)
-    assert code == 1 and report["reason"].startswith("run changed since signing") and "data_version" in report["reason"]
+    assert code == 1
+    assert report["reason"] == (
+        f"run changed since signing: run {run_id}: data_version, seeds differ from what the output pinned"
+    )
 
 
-def test_an_edited_checkpoint_fails_verification(workspace, output, capsys):
+LATEST = "(SELECT MAX(step) FROM checkpoints WHERE run_id = '{run}')"
+CHECKPOINT_EDITS = {  # what an adversary with the database does to a run's checkpoints, and the final one then
+    "edited": ("UPDATE checkpoints SET sha256 = '" + "0" * 64 + "' WHERE run_id = '{run}'", "0" * 64),
+    "one appended": (
+        "INSERT INTO checkpoints (run_id, step, final, sha256, path, state_sha256, state_path, created_at) "
+        "SELECT run_id, step + 100, final, '" + "1" * 64 + "', path, state_sha256, state_path, created_at "
+        "FROM checkpoints WHERE run_id = '{run}' AND step = " + LATEST,
+        "1" * 64,
+    ),
+    "all deleted": ("DELETE FROM checkpoints WHERE run_id = '{run}'", None),
+}
+
+
+@pytest.mark.parametrize("edit", CHECKPOINT_EDITS)
+def test_an_edited_checkpoint_fails_verification(workspace, output, capsys, edit):
     run_id, path = output
-    execute(workspace, f"UPDATE checkpoints SET sha256 = '{'0' * 64}' WHERE run_id = '{run_id}'")
+    statement, final = CHECKPOINT_EDITS[edit]
+    signed = verify_image(path, []).lineage["checkpoint_sha256"]
+    execute(workspace, statement.format(run=run_id))
     code, report = verify(capsys, path)
-    assert code == 1 and report["reason"].startswith("checkpoint does not match the run")
+    assert code == 1
+    assert report["reason"] == (
+        f"checkpoint does not match the run: run {run_id}: manifest names {signed}, run has {final}"
+    )
 
 
 def test_another_registry_is_not_checked(output, tmp_path, monkeypatch, capsys):
@@ -140,3 +173,41 @@ def test_an_output_signed_before_manifests_named_their_registry_still_needs_its_
         )
     code, report = verify(capsys, path)
     assert code == 1 and report["reason"].startswith("unknown run") and gone in report["reason"]
+
+
+def test_verify_names_the_runs_latest_audit_now(workspace, output, capsys):
+    """The audit verdict a verifier sees is the registry's latest, not one signed into the output."""
+    run_id, path = output
+    code, report = verify(capsys, path)
+    assert not any(note.startswith("latest audit") for note in report["notes"])  # none yet
+    code, _, err = cli(capsys, "audit", run_id)
+    assert code == 0, err
+    code, report = verify(capsys, path)
+    assert code == 0 and "latest audit of the run now: IDENTICAL" in report["notes"]
+
+
+def test_an_output_signed_before_manifests_named_their_registry_is_bound_by_its_record(
+    workspace, output, tmp_path, capsys
+):
+    """A manifest without registry ids (as signed before they existed) is checked here when this
+    registry recorded the file, and its run must still be here; without a record it names none."""
+    from provenance.keys import load_development_keys
+    from registry.manifests import sha256_file
+    from tests.c2pa_files import signed_png
+
+    run_id, path = output
+    lineage = verify_image(path, []).lineage
+    old = {key: value for key, value in lineage.items() if key not in ("workspace_id", "model_workspace_id")}
+    credentials = load_development_keys(workspace.registry_dir / "keys")
+    unrecorded = signed_png(tmp_path / "unrecorded.png", credentials, old)
+    code, report = verify(capsys, unrecorded)
+    assert code == 0 and report["registry"] == "not checked"
+    this = report["notes"][-1].rsplit(" ", 1)[-1]
+    assert report["notes"][-1] == f"registry not checked: the output names registry none, this one is {this}"
+
+    legacy = signed_png(tmp_path / "legacy.png", credentials, old, seed=8)
+    execute(workspace, f"UPDATE outputs SET output_sha256 = '{sha256_file(legacy)}' WHERE run_id = '{run_id}'")
+    code, report = verify(capsys, legacy)
+    assert code == 0 and report["registry"] == f"checked ({this})"
+    assert f"run {run_id} and its final checkpoint match the registry" in report["notes"]
+    assert any(note.startswith("recorded as output out/noisy.png on ") for note in report["notes"])

@@ -370,3 +370,43 @@ def test_the_pixel_budget_allows_exactly_its_size_and_names_what_is_over():
     assert str(refused.value) == (
         f"wide.png: 1150001x1 is 1.2 megapixels, over the pixel budget of 1 megapixels; {BUDGET_HINT}"
     )
+
+
+def test_read_photo_names_the_file_as_shown_and_records_its_form(tmp_path):
+    """Every refusal names the file (as `shown` when given, else its path); what is recorded of
+    the input's form is exact: 16-bit colour layouts, float32 pixels, no profile kept from CMYK."""
+    from registry.errors import RegistryError
+
+    bomb = bomb_png(tmp_path / "bomb.png")
+    text = tmp_path / "notes.png"
+    text.write_text("not pixels")
+    truncated = tmp_path / "cut.png"
+    Image.fromarray(photo(31, 40, 40)).save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    shown = Path("as-given.png")
+    for path, reason in [
+        (bomb, "{}: 60000x60000 is 3600.0 megapixels"),
+        (text, "not an image: {}"),
+        (truncated, "unreadable image {}: image file is truncated"),
+    ]:
+        for name, kwargs in [(path, {}), (shown, {"shown": shown})]:
+            with pytest.raises(RegistryError) as refused:
+                read_photo(path, **kwargs)
+            assert str(refused.value).startswith(reason.format(name))
+
+    cv2.imwrite(str(tmp_path / "rgb16.png"), sixteen_bit_rgb(32)[..., ::-1])
+    rgba = np.dstack([sixteen_bit_rgb(33), sixteen_bit_rgb(34)[..., 0]])
+    cv2.imwrite(str(tmp_path / "rgba16.png"), rgba[..., [2, 1, 0, 3]])
+    assert read_photo(tmp_path / "rgb16.png").mode == "RGB;16"
+    deep = read_photo(tmp_path / "rgba16.png")
+    assert (deep.mode, deep.bits, deep.pixels.dtype) == ("RGBA;16", 16, np.float32)
+    planar = sixteen_bit_rgb(36)  # one plane per sample: tifffile reads it, OpenCV cannot
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(planar, -1, 0), photometric="rgb", planarconfig="separate")
+    deep = read_photo(tmp_path / "planar.tif")
+    assert deep.mode == "RGB;16" and np.array_equal(np.rint(deep.pixels * 65535).astype(np.uint16), planar)
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo(35)).convert("CMYK").save(tmp_path / "print.jpg", quality=95, icc_profile=profile)
+    printed = read_photo(tmp_path / "print.jpg")
+    assert printed.icc_profile is None and printed.describe()["icc_profile"] is False
+    assert printed.pixels.dtype == np.float32

@@ -293,3 +293,139 @@ def test_a_format_that_cannot_carry_a_manifest_is_named(tmp_path):
     with pytest.raises(SigningError) as refused:
         verify_image(tmp_path / "notes.txt", [])
     assert str(refused.value) == "notes.txt: not an image format that can carry a C2PA manifest"
+
+
+def test_a_verify_report_says_what_the_manifest_and_the_checks_said_field_by_field():
+    """`verify --json` is what a reviewer reads: each field from its own source, nothing mixed up."""
+    from pathlib import Path
+
+    from provenance.verification import Verification
+    from registry.verifying import FileReport
+
+    lineage = {
+        "run_id": "run-1",
+        "model_name": "unet",
+        "claims": "verified",
+        "checkpoint_sha256": "c" * 64,
+        "training_data": {
+            "datasets": [{"name": "photos", "licenses": {"CC0-1.0": 3, "CC-BY-4.0": 1}}, "not a dataset"],
+            "consent": {"granted": 4},
+        },
+        "latest_audit": "IDENTICAL",
+        "input": {"sha256": "i" * 64},
+        "sigma": 25.0,
+        "channels": {"input": 3, "output": 3, "model": 3, "mode": "colour"},
+    }
+    signer = {"common_name": "a signer", "issuer": "a CA", "time": "2026-12-07T10:00:00+00:00"}
+    verification = Verification(Path("out.png"), True, "ok", "Trusted", signer=signer, time_stamp="trusted")
+    verification.lineage, verification.training_mining = lineage, "notAllowed"
+    verification.training_mining_entries = {"cawg.ai_training": {"use": "notAllowed"}}
+    anchor = {"label": "trusted in your config", "subject": "CN=a CA", "sha256_fingerprint": "f" * 64}
+    report = FileReport(Path("out.png"), True, "ok", verification, ["a note"], anchor=anchor, registry="checked (r)")
+    report.withdrawal_list = {"status": "not listed"}
+    assert report.summary() == {
+        "file": "out.png",
+        "kind": "image",
+        "ok": True,
+        "unreadable": False,
+        "reason": "ok",
+        "signed_by": "a signer",
+        "issuer": "a CA",
+        "anchor": anchor,
+        "time_stamp": "trusted",
+        "signed_at": "2026-12-07T10:00:00+00:00",
+        "run": "run-1",
+        "model": "unet",
+        "model_claims": "verified",
+        "checkpoint_sha256": "c" * 64,
+        "trained_on": ["photos (CC0-1.0, CC-BY-4.0)"],
+        "consent": {"granted": 4},
+        "latest_audit": "IDENTICAL",
+        "training_mining": "notAllowed",
+        "training_mining_entries": {"cawg.ai_training": {"use": "notAllowed"}},
+        "input": {"sha256": "i" * 64},
+        "sigma": 25.0,
+        "channels": lineage["channels"],
+        "registry": "checked (r)",
+        "withdrawn_training_data": None,
+        "withdrawal_list": {"status": "not listed"},
+        "notes": ["a note"],
+    }
+    verification.lineage = {"training_data": ["not a mapping"]}
+    assert (report.summary()["trained_on"], report.summary()["consent"]) == ([], None)
+
+    folder = FileReport(Path("model"), False, "altered: x", kind="model folder", folder_signer="CN=publisher")
+    summary = folder.summary()
+    assert (summary["file"], summary["kind"], summary["signed_by"], summary["reason"]) == (
+        "model",
+        "model folder",
+        "CN=publisher",
+        "altered: x",
+    )
+    absent = ["issuer", "time_stamp", "signed_at", "run", "model", "training_mining", "input", "sigma"]
+    assert [summary[key] for key in absent] == [None] * len(absent)
+    assert (summary["trained_on"], summary["training_mining_entries"], summary["registry"]) == ([], {}, "not checked")
+
+
+SELF_DECLARED_NOTE = (
+    "model claims SELF-DECLARED: its folder was used unverified ({}); its training data, licences and audit are "
+    "the folder's own word"
+)
+
+
+@pytest.mark.parametrize(
+    "lineage, entries, notes",
+    [
+        (
+            {"claims": "verified", "model_signature": {"signer": {"subject": "CN=publisher"}}},
+            {},
+            ["model claims verified: its folder was signed by CN=publisher"],
+        ),
+        ({"claims": "verified"}, {}, ["model claims verified: its folder was signed by unknown"]),
+        (
+            {"claims": "self-declared", "model_signature": {"status": "altered"}},
+            {},
+            [SELF_DECLARED_NOTE.format("altered")],
+        ),
+        ({"claims": "self-declared"}, {}, [SELF_DECLARED_NOTE.format("unknown")]),
+        (
+            {"input": {"manifest": "trusted", "signer": {"common_name": "a camera"}}},
+            {"a": None, "b": {"use": "constrained"}},
+            [
+                "input was signed by a camera, trusted by the denoiser's user",
+                "training/mining 'constrained' counts as notAllowed without the rights holder's terms",
+            ],
+        ),
+        (
+            {"input": {"manifest": "untrusted signer"}},
+            {"a": {"use": "allowed"}},
+            ["input was signed by an unknown signer: untrusted signer"],
+        ),
+        ({"input": {"manifest": "none"}}, {}, []),
+        (
+            {"input": {"manifest": "pixels changed", "accepted_invalid": True, "reason": "pixels changed"}},
+            {},
+            ["INPUT FAILED VERIFICATION (pixels changed) and was accepted with --accept-invalid-input"],
+        ),
+    ],
+    ids=[
+        "verified",
+        "verified-no-signer",
+        "self-declared",
+        "self-declared-no-status",
+        "trusted-input",
+        "untrusted-input",
+        "unsigned-input",
+        "accepted-invalid",
+    ],
+)
+def test_what_verify_notes_of_the_model_and_the_input(lineage, entries, notes):
+    from pathlib import Path
+
+    from provenance.verification import Verification
+    from registry.verifying import FileReport, _describe_claims
+
+    verification = Verification(Path("out.png"), True, "ok", lineage=lineage, training_mining_entries=entries)
+    report = FileReport(Path("out.png"), True, "ok", verification)
+    _describe_claims(verification, report)
+    assert report.notes == notes

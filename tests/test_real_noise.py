@@ -5,6 +5,7 @@ default, or at a given sigma), and the audit checks the noisy files it was score
 import csv
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +231,22 @@ def test_a_workspace_from_before_pairs_upgrades_and_still_audits_identical(train
     assert result.verdict == "IDENTICAL", result.reason
     code, _, err = cli(capsys, "ledger", "verify")
     assert code == 0, err
+
+
+def test_a_paired_datasets_version_covers_its_noisy_files(tmp_path):
+    """Another noisy file under the same clean picture is another dataset version; a dataset
+    without pairs keeps the version it had before pairs existed (ids and clean hashes only)."""
+    from registry.manifests import content_hash
+
+    source = write_pairs(tmp_path / "pairs")
+    manifest = source / "MANIFEST.csv"
+    before = content_hash(read_entries(source, manifest, None, None))
+    noisy = source / "noisy" / "pair1.png"
+    Image.fromarray(255 - np.asarray(Image.open(noisy))).save(noisy)
+    entries = read_entries(source, manifest, None, None)
+    assert content_hash(entries) != before
+    rows = sorted(f"{e.image_id}\0{e.sha256}\0{e.noisy.sha256}\n" for e in entries)
+    assert content_hash(entries) == hashlib.sha256("".join(rows).encode()).hexdigest()
+    unpaired = [replace(entry, noisy=None) for entry in entries]
+    rows = sorted(f"{e.image_id}\0{e.sha256}\n" for e in unpaired)
+    assert content_hash(unpaired) == hashlib.sha256("".join(rows).encode()).hexdigest()

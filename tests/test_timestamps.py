@@ -40,8 +40,12 @@ def test_a_time_stamp_outlives_the_certificate(signed_model, authority, tmp_path
     stamped, plain = json.loads(out)
     assert code == 1
     assert stamped["ok"] and stamped["time_stamp"] == "trusted" and stamped["signed_at"]
-    assert any(note.startswith("time-stamped") for note in stamped["notes"])
+    assert f"time-stamped {stamped['signed_at']} by a trusted authority" in stamped["notes"]
     assert not plain["ok"] and plain["reason"] == "certificate expired"
+    code, out, _ = cli(capsys, "verify", "stamped/noisy.png", "--trust", ca, "--json")  # not the authority
+    (stamped,) = json.loads(out)
+    assert code == 1 and stamped["time_stamp"] == "untrusted"
+    assert "carries a time-stamp whose authority you do not trust" in stamped["notes"]
 
 
 def test_a_time_stamp_from_an_untrusted_authority_does_not_help(authority, tmp_path):

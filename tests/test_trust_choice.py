@@ -4,6 +4,7 @@ $PROVENOISE_TRUST_CA do, and verify names the anchor that validated each file.""
 
 import json
 
+from provenance.anchors import anchors_from_pem
 from provenance.keys import CA_CERT, create_development_keys
 from registry.workspace import init_workspace
 from tests.c2pa_files import signed_png
@@ -31,11 +32,16 @@ def verify_json(capsys, *args):
 
 
 def test_a_ca_found_in_the_enclosing_folder_is_not_trusted(tmp_path, monkeypatch, capsys):
-    workspace, forged, _ = forged_download(tmp_path)
+    workspace, forged, ca = forged_download(tmp_path)
     monkeypatch.chdir(workspace.root)
     code, report = verify_json(capsys, forged)
     assert code == 1 and report["reason"] == "untrusted signer" and report["anchor"] is None
-    assert any("which you have not chosen to trust" in note for note in report["notes"])
+    (anchor,) = anchors_from_pem(ca.read_bytes(), str(ca))
+    assert report["notes"][-1] == (
+        f"the workspace at {workspace.root} has its own CA (sha256 {anchor.fingerprint[:16]}...), which you have "
+        "not chosen to trust; trust it (`registry keys trust`) only if you made it or know who did: a CA that "
+        "came with a download vouches for nothing"
+    )
     code, out, _ = cli(capsys, "verify", forged)
     assert code == 1 and out.startswith("FAIL")
 

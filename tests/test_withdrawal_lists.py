@@ -70,10 +70,16 @@ def test_a_published_list_makes_verify_of_an_old_output_report_the_withdrawal(
     # Inside the workspace the registry itself says so, list or not.
     code, (report,) = verify_json(capsys, old_output)
     assert code == 0 and report["withdrawn_training_data"] == [IMAGE]
+    assert (
+        f"TRAINED ON SINCE-WITHDRAWN DATA: consent for {IMAGE} was withdrawn after the model was trained (the "
+        f"records of registry {payload['workspace_id']}); the signature stays valid, the model should not be used"
+    ) in report["notes"]
 
     elsewhere(tmp_path, monkeypatch)
     code, (report,) = verify_json(capsys, old_output)
     assert code == 0 and report["withdrawn_training_data"] is None  # nobody told this verifier
+    assert report["registry"] == "not checked"
+    assert "registry not checked: no registry here (give --db or run inside its workspace)" in report["notes"]
     code, (report, other) = verify_json(capsys, old_output, other_output, "--withdrawals", listed)
     assert code == 0 and report["ok"] and report["reason"] == "ok"
     assert report["withdrawn_training_data"] == [IMAGE]
@@ -192,6 +198,9 @@ def test_an_exported_folder_records_the_location_and_denoise_picks_the_list_up(
     assert result["withdrawn_training_data"]["images"] == [IMAGE]
     assert result["withdrawn_training_data"]["sources"] == [f"withdrawal list {location}"]
     assert result["withdrawn_training_data"]["withdrawal_list"]["status"] == "listed"
+    code, (report,) = verify_json(capsys, tmp_path / "model")  # the folder itself: still verifies, and listed
+    assert code == 0 and report["withdrawn_training_data"] == [IMAGE]
+    assert report["withdrawal_list"]["status"] == "listed" and report["withdrawal_list"]["source"] == str(location)
     # The output names the list's location and the withdrawn image in its signed lineage.
     code, (report,) = verify_json(capsys, tmp_path / "out" / "noisy.png")
     assert code == 0 and report["withdrawn_training_data"] == [IMAGE]
@@ -205,3 +214,18 @@ def test_an_exported_folder_records_the_location_and_denoise_picks_the_list_up(
     code, out, err = cli(capsys, "denoise", tmp_path / "other", noisy, "--out", tmp_path / "out3", "--sigma", 25)
     assert code == 0, err
     assert said(err, "https://example.org/withdrawals.json; not fetched")
+    code, (report,) = verify_json(capsys, tmp_path / "other")
+    assert code == 0 and report["withdrawal_list"]["status"] == "not fetched"
+
+
+def test_a_report_names_each_withdrawn_image_once_and_still_verifies():
+    from registry.verifying import FileReport
+
+    report = FileReport(Path("output.png"), True, "ok")
+    report.withdrawn(["img02", "img01"], "withdrawal list A")
+    report.withdrawn(["img01"], "the records of registry B")
+    assert report.ok and report.withdrawn_training_data == ["img01", "img02"]
+    assert report.notes[0] == (
+        "TRAINED ON SINCE-WITHDRAWN DATA: consent for img01, img02 was withdrawn after the model was trained "
+        "(withdrawal list A); the signature stays valid, the model should not be used"
+    )
