@@ -85,7 +85,11 @@ def test_an_unsigned_folder_and_an_untrusted_publisher_are_refused(folder, signe
     assert code == 2 and "untrusted signer" in err
     (folder / "model.sig").unlink()
     code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, tmp_path=tmp_path)
-    assert code == 2 and "unsigned" in err
+    assert code == 2 and err.splitlines()[-1] == (
+        f"error: model folder {folder}: unsigned (no model.sig in the folder); its claims cannot be believed. "
+        "Trust its publisher's CA (--trust CA.pem or `registry keys trust CA.pem`), or pass --unverified-model to "
+        "use it anyway with its claims marked self-declared"
+    )
     code, out, _ = cli(capsys, "verify", folder, "--json")
     assert code == 1 and json.loads(out)[0]["reason"].startswith("unsigned")
 
@@ -93,7 +97,9 @@ def test_an_unsigned_folder_and_an_untrusted_publisher_are_refused(folder, signe
 def test_an_added_file_breaks_the_signature(folder, signed_model, capsys, tmp_path):
     (folder / "NOTES.md").write_text("trained on CC0 data only")
     code, _, err = denoise(capsys, folder, "--trust", signed_model.ca, tmp_path=tmp_path)
-    assert code == 2 and "altered" in err and "NOTES.md" in err
+    assert code == 2 and err.splitlines()[-1].startswith(
+        f"error: model folder {folder}: altered ([\"Extra files found in model 'model': NOTES.md\"]); its claims "
+    )
 
 
 def test_a_symlinked_weights_file_is_never_read(folder, signed_model, capsys, tmp_path):
@@ -271,3 +277,37 @@ def test_signing_is_refused_when_already_signed_or_the_key_is_not_the_certificat
         "the private key"
     )
     assert (folder / "model.sig").read_bytes() == signature
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        (
+            b"{not json",
+            "{shown} is not a usable model folder: provenoise-model.json: Expecting property name enclosed "
+            "in double quotes: line 1 column 2 (char 1)",
+        ),
+        (b"[1, 2]", "{shown} is not a usable model folder: provenoise-model.json: the record is not a JSON object"),
+        (b'{"format_version": 99}', "{shown}: model format 99 is not supported"),
+        (None, "{shown}/model.safetensors: sha256 {actual}, the model folder records {recorded}"),
+    ],
+    ids=["not-json", "not-an-object", "other-format", "other-weights"],
+)
+def test_each_unusable_record_gets_its_one_line_naming_the_folder_as_shown(folder, tmp_path, record, reason):
+    import hashlib
+
+    from registry.errors import RegistryError
+    from registry.model_folders import read_record
+
+    recorded = json.loads((folder / "provenoise-model.json").read_text())["weights_sha256"]
+    if record is None:
+        (folder / "model.safetensors").write_bytes(b"other weights")
+    else:
+        (folder / "provenoise-model.json").write_bytes(record)
+    shown = tmp_path / "the-users-folder"
+    with pytest.raises(RegistryError) as refused:
+        read_record(folder, shown=shown)
+    actual = hashlib.sha256(b"other weights").hexdigest()
+    assert str(refused.value) == reason.format(shown=shown, actual=actual, recorded=recorded)
+    meta, weights = read_record(Path(shutil.copytree(ROOT / "models" / "reference", tmp_path / "ref")))
+    assert hashlib.sha256(weights).hexdigest() == meta["weights_sha256"]
