@@ -3,6 +3,7 @@ into training-mining; keys stay private."""
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -199,7 +200,6 @@ def test_verify_usage_errors(workspace, capsys):
 def test_signed_outputs_validate_in_an_independent_implementation(workspace, signed, tmp_path, capsys):
     """c2pa-ts (pure TypeScript, no code shared with the Rust library we sign with)."""
     import subprocess
-    from pathlib import Path
 
     run_id, noisy, output, _ = signed
     code, _, _ = cli(capsys, "denoise", run_id, noisy, "--out", "jpeg", "--sigma", 25, "--format", "jpeg")
@@ -297,8 +297,6 @@ def test_a_format_that_cannot_carry_a_manifest_is_named(tmp_path):
 
 def test_a_verify_report_says_what_the_manifest_and_the_checks_said_field_by_field():
     """`verify --json` is what a reviewer reads: each field from its own source, nothing mixed up."""
-    from pathlib import Path
-
     from provenance.verification import Verification
     from registry.verifying import FileReport
 
@@ -420,8 +418,6 @@ SELF_DECLARED_NOTE = (
     ],
 )
 def test_what_verify_notes_of_the_model_and_the_input(lineage, entries, notes):
-    from pathlib import Path
-
     from provenance.verification import Verification
     from registry.verifying import FileReport, _describe_claims
 
